@@ -1,0 +1,1 @@
+"""The LangGraph workflow (route → plan → execute → reflect); built by the graph issue."""

@@ -1,0 +1,1 @@
+"""Graph nodes (route, plan, execute, reflect, respond, swap); built by the graph issue."""

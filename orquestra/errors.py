@@ -1,0 +1,48 @@
+"""Errors Orquestra raises for expected failures, each naming its fix.
+
+Expected failures (Ollama not running, a model not pulled, a model too big for the
+budget) surface as one of these with a message a user can act on, never as a wall
+of traceback from an HTTP client.
+"""
+
+from __future__ import annotations
+
+
+class OrquestraError(Exception):
+    """Base class of every error Orquestra raises on purpose."""
+
+
+class SettingsError(OrquestraError, ValueError):
+    """A setting (environment variable, `.env` entry or argument) has an invalid value."""
+
+
+class BackendUnavailableError(OrquestraError):
+    """The model server cannot be reached."""
+
+
+class ModelNotFoundError(OrquestraError):
+    """The model is not available on the server (for Ollama: not pulled)."""
+
+
+class OutOfMemoryError(OrquestraError):
+    """The server could not allocate memory for a model, even after evicting."""
+
+
+class ModelTooLargeError(OrquestraError):
+    """The model cannot fit entirely in the VRAM budget (and partial offload is off)."""
+
+
+class PolicyError(OrquestraError):
+    """The swap policy forbids the request (e.g. `coresident` with models that do not fit)."""
+
+
+class ServerBusyError(OrquestraError):
+    """The server kept answering 503 (queue full) after the bounded retries."""
+
+
+class SwapTimeoutError(OrquestraError):
+    """An unloaded model did not leave the server within the unload timeout."""
+
+
+class BackendError(OrquestraError):
+    """The server answered with an error Orquestra has no specific advice for."""

@@ -1,0 +1,52 @@
+"""Swap events: one record per load the manager performs, broken into timed stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from orquestra.settings import Role
+
+
+@dataclass(frozen=True)
+class SwapEvent:
+    """What one swap did, why, and how long each stage took."""
+
+    to_model: str
+    to_role: Role
+    from_models: tuple[str, ...]
+    """Models unloaded to make room (empty for a load into free VRAM)."""
+    from_role: Role | None
+    """Our role whose model was unloaded, if any."""
+    reason: str
+    """Why: `request` (a caller needed the role), `home` (the home model came back)."""
+    unload_s: float
+    """Seconds spent asking the server to unload."""
+    vram_wait_s: float
+    """Seconds waiting for unloaded models to leave /api/ps and NVML to show memory back."""
+    load_s: float
+    """Seconds the load itself took."""
+    total_s: float
+    vram_before_gb: float
+    vram_after_gb: float
+    footprint_gb: float
+    """What the loaded model takes, as measured after the load."""
+    estimated_gb: float
+    """What the decision assumed it would take (ledger or estimate)."""
+    vram_converged: bool
+    """False when NVML never showed the memory back within the settle timeout."""
+    oom_retry: bool
+    """True when the first load hit out-of-memory and succeeded after evicting."""
+    started_at: float
+    """Unix time the swap began."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-ready data."""
+        data = asdict(self)
+        data["from_models"] = list(self.from_models)
+        return data
+
+    def describe(self) -> str:
+        """One human line, e.g. `swapping brain → executor (qwen2.5-coder:14b) … 1.4 s`."""
+        source = self.from_role or ("free VRAM" if not self.from_models else "other models")
+        return f"swapping {source} → {self.to_role} ({self.to_model}) … {self.total_s:.1f} s"

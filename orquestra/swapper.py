@@ -1,0 +1,186 @@
+"""Carrying out a swap plan: unload, wait for VRAM to come back, load, measure, record.
+
+The decision of *what* to do is `orquestra.decision`; this module only does it, with
+timings for every stage, and measures what the loaded model really took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+from orquestra.backends.base import LoadedModel, ModelBackend
+from orquestra.backends.ollama import canonical_name
+from orquestra.decision import Load, SwapPlan, Unload, WaitForVram, gib
+from orquestra.errors import ModelTooLargeError, OutOfMemoryError
+from orquestra.events import SwapEvent
+from orquestra.ledger import FootprintLedger
+from orquestra.polling import poll_interval
+from orquestra.settings import Role, Settings
+from orquestra.vram import VramProbe
+
+log = logging.getLogger(__name__)
+
+# NVML counts as converged once this share of the unloaded models' memory is back
+# (the same rule Ollama's scheduler applies before its next load).
+VRAM_CONVERGED_FRACTION = 0.75
+
+
+class Swapper:
+    """Runs swap plans against a backend, a VRAM probe and the footprint ledger."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: ModelBackend,
+        probe: VramProbe,
+        ledger: FootprintLedger,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.probe = probe
+        self.ledger = ledger
+
+    def vram_used(self, resident: Mapping[str, LoadedModel]) -> int:
+        """Bytes in use: NVML when present, else the sum of what the server reports."""
+        reading = self.probe.read()
+        if reading is not None:
+            return reading.used
+        return sum(m.size_vram for m in resident.values())
+
+    async def _wait_vram(self, used_before: int, freed: int, needed: int) -> tuple[bool, float]:
+        start = time.perf_counter()
+        if self.probe.read() is None or freed <= 0:
+            return True, 0.0
+        target_used = used_before - VRAM_CONVERGED_FRACTION * freed
+        while True:
+            reading = self.probe.read()
+            if reading is None or reading.used <= target_used or reading.free >= needed:
+                return True, time.perf_counter() - start
+            waited = time.perf_counter() - start
+            if waited >= self.settings.vram_settle_timeout_s:
+                log.warning(
+                    "NVML still shows %.2f GiB used %.1fs after unloading; loading anyway",
+                    gib(reading.used),
+                    waited,
+                )
+                return False, waited
+            await asyncio.sleep(poll_interval(waited, cheap=True))
+
+    async def _unload_and_wait(
+        self, models: tuple[str, ...], resident: Mapping[str, LoadedModel], needed: int
+    ) -> tuple[float, float, bool]:
+        used_before = self.vram_used(resident)
+        start = time.perf_counter()
+        for model in models:
+            await self.backend.unload(model)
+        unload_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for model in models:
+            await self.backend.wait_unloaded(model, self.settings.unload_timeout_s)
+        freed = sum(resident[m].size_vram for m in models if m in resident)
+        converged, _ = await self._wait_vram(used_before, freed, needed)
+        return unload_s, time.perf_counter() - start, converged
+
+    async def _load(self, model: str, role: Role) -> float:
+        return await self.backend.load(
+            model, self.settings.options_for(role), self.settings.keep_alive_for(role)
+        )
+
+    async def run(
+        self,
+        plan: SwapPlan,
+        *,
+        resident: Mapping[str, LoadedModel],
+        roles: Mapping[str, Role],
+        leased: frozenset[str],
+        estimated: int,
+        reason: str,
+    ) -> tuple[SwapEvent, dict[str, LoadedModel]]:
+        """Carry out `plan`; return the event describing it and what the server now holds.
+
+        Args:
+            plan: The actions from `orquestra.decision.decide`.
+            resident: What the server held when the plan was made, by canonical name.
+            roles: Which of our roles each of our models serves, by canonical name.
+            leased: Models with leases held (never unloaded, not even after an OOM).
+            estimated: The bytes the decision assumed the loaded model takes.
+            reason: Why the swap happens (recorded in the event).
+
+        Raises:
+            OutOfMemoryError: The load failed for memory even after evicting the rest.
+            ModelTooLargeError: The model loaded only partly on the GPU.
+        """
+        started_at = time.time()
+        t0 = time.perf_counter()
+        vram_before = self.vram_used(resident)
+        unload_s = wait_s = load_s = 0.0
+        converged, oom_retry = True, False
+        unloaded: tuple[str, ...] = ()
+        target: Load | None = None
+        for action in plan.actions:
+            if isinstance(action, Unload):
+                unloaded += (action.model,)
+            elif isinstance(action, WaitForVram):
+                unload_s, wait_s, converged = await self._unload_and_wait(
+                    action.models, resident, action.free_bytes
+                )
+            else:
+                target = action
+        assert target is not None, "a swap plan always ends with a load"
+        try:
+            load_s = await self._load(target.model, target.role)
+        except OutOfMemoryError:
+            # Like Ollama's own scheduler: evict everything not in use, retry once.
+            current = {canonical_name(m.name): m for m in await self.backend.loaded()}
+            extra = tuple(m for m in current if m not in leased and m != target.model)
+            if not extra:
+                raise
+            log.warning("Out of memory loading %s; unloading %s and retrying", target.model, extra)
+            u, w, converged = await self._unload_and_wait(extra, current, estimated)
+            unload_s, wait_s, unloaded, oom_retry = unload_s + u, wait_s + w, unloaded + extra, True
+            load_s = await self._load(target.model, target.role)
+
+        measured, after = await self._measure(target.model, target.role)
+        from_role = next((roles[m] for m in unloaded if m in roles), None)
+        event = SwapEvent(
+            to_model=target.model,
+            to_role=target.role,
+            from_models=unloaded,
+            from_role=from_role,
+            reason=reason,
+            unload_s=round(unload_s, 4),
+            vram_wait_s=round(wait_s, 4),
+            load_s=round(load_s, 4),
+            total_s=round(time.perf_counter() - t0, 4),
+            vram_before_gb=gib(vram_before),
+            vram_after_gb=gib(self.vram_used(after)),
+            footprint_gb=gib(measured.size),
+            estimated_gb=gib(estimated),
+            vram_converged=converged,
+            oom_retry=oom_retry,
+            started_at=started_at,
+        )
+        return event, after
+
+    async def _measure(self, model: str, role: Role) -> tuple[LoadedModel, dict[str, LoadedModel]]:
+        """Record the loaded model's real size; refuse it if it is not 100 % on the GPU."""
+        loaded = {canonical_name(m.name): m for m in await self.backend.loaded()}
+        measured = loaded.get(model)
+        if measured is None:
+            # The server forgot it already (e.g. keep_alive 0); nothing to measure.
+            return LoadedModel(model, 0, 0), loaded
+        options = self.settings.options_for(role)
+        if self.ledger.record(model, options, measured.size, measured.size_vram):
+            await self.ledger.asave()
+        if measured.size_vram < measured.size and not self.settings.allow_partial_offload:
+            await self.backend.unload(model)
+            share = 100 * measured.size_vram / measured.size if measured.size else 0
+            raise ModelTooLargeError(
+                f"{model} loaded only {share:.0f} % on the GPU ({gib(measured.size_vram)} of "
+                f"{gib(measured.size)} GiB), so Orquestra unloaded it. Free VRAM, use a smaller "
+                f"quantisation or num_ctx, or set ORQUESTRA_ALLOW_PARTIAL_OFFLOAD=true."
+            )
+        return measured, loaded

@@ -1,0 +1,81 @@
+"""Fixtures: a fake Ollama server on loopback and managers wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orquestra.backends.ollama import OllamaBackend
+from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
+from orquestra.manager import ModelManager
+from orquestra.settings import load_settings
+from tests.fake_ollama import FakeModel, FakeNvml, FakeOllama, FakeOllamaState, default_models
+
+BRAIN = "qwen2.5-32b-instruct-moe-rtx:latest"
+EXECUTOR = "qwen2.5-coder:14b"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer's .env, Ollama URL or cache leaks into a test."""
+    for var in ("DEFAULT_MODEL", "EXECUTOR_MODEL", "OLLAMA_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("ORQUESTRA_"):
+            monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORQUESTRA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def state() -> FakeOllamaState:
+    return FakeOllamaState(default_models(), vram_total_gb=16.0)
+
+
+@pytest.fixture
+def server(state: FakeOllamaState) -> Iterator[FakeOllama]:
+    fake = FakeOllama(state).start()
+    yield fake
+    fake.stop()
+
+
+ManagerFactory = Callable[..., ModelManager]
+
+
+@pytest.fixture
+async def make_manager(
+    server: FakeOllama, state: FakeOllamaState, tmp_path: Path
+) -> AsyncIterator[ManagerFactory]:
+    """Build managers against the fake server; each is closed after the test."""
+    made: list[ModelManager] = []
+
+    def factory(*, nvml: bool = True, **overrides: Any) -> ModelManager:
+        overrides.setdefault("ollama_base_url", server.url)
+        overrides.setdefault("vram_budget_gb", 16.0)
+        overrides.setdefault("home_role", "none")
+        settings = load_settings(**overrides)
+        from tests.fake_ollama import NoNvml
+
+        manager = ModelManager(
+            settings,
+            OllamaBackend(settings.ollama_base_url),
+            probe=FakeNvml(state) if nvml else NoNvml(),
+            ledger=FootprintLedger(settings.cache_dir / LEDGER_FILENAME),
+        )
+        made.append(manager)
+        return manager
+
+    yield factory
+    for manager in made:
+        await manager.aclose()
+
+
+def models_of(*specs: tuple[str, float]) -> list[FakeModel]:
+    from tests.fake_ollama import fake_model
+
+    return [fake_model(name, gb) for name, gb in specs]

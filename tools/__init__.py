@@ -1,0 +1,1 @@
+"""Tools the models use (the code sandbox, workspace reading)."""

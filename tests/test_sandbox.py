@@ -1,0 +1,302 @@
+"""Hostile code in the sandbox: each case returns a result, in bounded time, leaving nothing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tools.isolation import available_tiers
+from tools.sandbox import MARKER_VAR, ExecutionResult, arun_python, run_python, spare_markers
+
+TIMEOUT_S = 2.0
+BOUND_S = TIMEOUT_S + 1.5
+SECRET = f"s3cr3t-{uuid.uuid4().hex}"
+STRONG = [t for t in available_tiers() if t != "process"]
+
+
+@pytest.fixture(autouse=True)
+def _secret_in_parent_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OLLAMA_HOST", f"http://{SECRET}:11434")
+
+
+def leftovers(token: str | None = None) -> list[str]:
+    """Processes of any sandbox run still alive (marker in environ, or token in cmdline)."""
+    found = []
+    spares = [f"{MARKER_VAR}={m}".encode() for m in spare_markers()]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z" or any(spare in environ for spare in spares):
+            continue
+        if MARKER_VAR.encode() in environ or (token and token.encode() in cmdline):
+            found.append(f"{entry}: {cmdline!r}")
+    return found
+
+
+def run_hostile(code: str, token: str | None = None, **kwargs: object) -> ExecutionResult:
+    start = time.monotonic()
+    result = run_python(code, timeout_s=TIMEOUT_S, **kwargs)  # type: ignore[arg-type]
+    elapsed = time.monotonic() - start
+    assert elapsed < BOUND_S, f"took {elapsed:.2f}s"
+    assert leftovers(token) == []
+    assert SECRET not in result.stdout + result.stderr
+    assert result.error is None
+    return result
+
+
+def test_plain_code_runs_and_reports_isolation() -> None:
+    result = run_hostile("print(sum(range(1, 11)))")
+    assert result.ok and result.stdout == "55\n" and result.stderr == ""
+    assert result.isolation[0] == available_tiers()[0]
+    assert "scrubbed-env" in result.isolation
+
+
+def test_empty_code() -> None:
+    result = run_hostile("")
+    assert result.exit_code == 0 and result.stdout == ""
+
+
+def test_syntax_error() -> None:
+    result = run_hostile("def broken(:\n    pass")
+    assert result.exit_code == 1 and "SyntaxError" in result.stderr
+
+
+def test_non_zero_exit() -> None:
+    result = run_hostile("import sys; print('partial'); sys.exit(3)")
+    assert result.exit_code == 3 and result.stdout == "partial\n" and not result.ok
+
+
+def test_infinite_loop_times_out() -> None:
+    result = run_hostile("while True:\n    pass")
+    assert result.timed_out and not result.ok
+
+
+def test_long_sleep_times_out() -> None:
+    result = run_hostile("import time; print('before', flush=True); time.sleep(3600)")
+    assert result.timed_out and result.stdout == "before\n"
+
+
+def test_huge_allocation_fails_inside_the_memory_cap() -> None:
+    result = run_hostile("x = bytearray(8 * 1024**3)\nprint('allocated')")
+    assert result.exit_code != 0 and not result.timed_out
+    assert "MemoryError" in result.stderr and "allocated" not in result.stdout
+
+
+def test_fork_bomb_is_contained() -> None:
+    result = run_hostile(
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    )
+    assert not result.ok
+
+
+def test_child_outliving_its_parent_is_killed() -> None:
+    token = "987654"
+    result = run_hostile(
+        f"import subprocess\nsubprocess.Popen(['sleep', '{token}'])\nprint('parent done')",
+        token=token,
+    )
+    assert result.exit_code == 0 and result.stdout == "parent done\n"
+
+
+def test_child_in_a_new_session_is_killed() -> None:
+    token = "987655"
+    result = run_hostile(
+        f"import subprocess\nsubprocess.Popen(['sleep', '{token}'], start_new_session=True)",
+        token=token,
+    )
+    assert result.exit_code == 0
+
+
+@pytest.mark.skipif(not STRONG, reason="needs a PID-namespace tier (bwrap or unshare)")
+def test_double_forked_daemon_with_scrubbed_env_is_killed() -> None:
+    token = "987656"
+    code = (
+        "import os\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        os.execve('/bin/sleep', ['sleep', '{token}'], {{}})\n"
+        "    os._exit(0)\n"
+        "print('parent done')\n"
+    )
+    result = run_hostile(code, token=token)
+    assert result.exit_code == 0
+
+
+def test_stdout_flood_is_capped() -> None:
+    result = run_hostile(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 4096)", max_output_bytes=10_000
+    )
+    assert result.truncated and "output truncated" in result.stdout
+    assert len(result.stdout) < 10_200
+
+
+def test_stderr_flood_is_capped() -> None:
+    result = run_hostile(
+        "import sys\nfor _ in range(200000):\n    sys.stderr.write('e' * 1000)",
+        max_output_bytes=5_000,
+    )
+    assert result.truncated and "output truncated" in result.stderr
+    assert len(result.stderr) < 5_200
+
+
+def test_binary_output_is_decoded_with_replacement() -> None:
+    result = run_hostile("import sys; sys.stdout.buffer.write(bytes(range(256)) + b'\\xff\\xfe')")
+    assert result.exit_code == 0 and "\ufffd" in result.stdout and "ABC" in result.stdout
+
+
+def test_huge_file_write_is_stopped_by_the_file_size_cap() -> None:
+    code = (
+        "f = open('big.bin', 'wb')\nchunk = b'0' * (1024 * 1024)\n"
+        "for _ in range(4096):\n    f.write(chunk)\nprint('wrote 4 GB')"
+    )
+    result = run_hostile(code, max_file_mb=16)
+    assert result.exit_code != 0 and "wrote 4 GB" not in result.stdout
+
+
+def test_recursion_overflow() -> None:
+    result = run_hostile("def f(n):\n    return f(n + 1)\nf(0)")
+    assert result.exit_code == 1 and "RecursionError" in result.stderr
+
+
+def test_unbounded_recursion_limit_still_ends() -> None:
+    result = run_hostile(
+        "import sys\nsys.setrecursionlimit(10**8)\ndef f(n):\n    return f(n + 1)\nf(0)"
+    )
+    assert not result.ok
+
+
+def test_ignored_sigterm_still_ends_in_sigkill() -> None:
+    result = run_hostile(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(3600)"
+    )
+    assert result.timed_out
+
+
+def test_parent_environment_is_not_inherited() -> None:
+    result = run_hostile("import os; print(sorted(os.environ.items()))")
+    assert "OPENAI_API_KEY" not in result.stdout and "OLLAMA" not in result.stdout
+
+
+@pytest.mark.skipif(not STRONG, reason="needs a PID-namespace tier (bwrap or unshare)")
+def test_reading_the_parents_proc_environ_finds_no_secret() -> None:
+    code = (
+        f"import os\nfor pid in ({os.getpid()}, os.getppid(), 1):\n"
+        "    try:\n        print(open(f'/proc/{pid}/environ', 'rb').read())\n"
+        "    except OSError as e:\n        print('blocked', e)"
+    )
+    run_hostile(code)
+
+
+@pytest.mark.skipif(not STRONG, reason="needs a network-namespace tier")
+def test_no_network_by_default() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = (
+            f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), 1)\n"
+            "    print('connected')\nexcept OSError as e:\n    print('refused', e)"
+        )
+        result = run_hostile(code)
+    assert "connected" not in result.stdout and "no-network" in result.isolation
+
+
+@pytest.mark.skipif("bwrap" not in available_tiers(), reason="needs bubblewrap")
+def test_bwrap_gives_a_read_only_host_and_hides_home() -> None:
+    project_file = Path(__file__).resolve()
+    code = (
+        f"import os\ntry:\n    open({str(project_file)!r}, 'a').write('x')\n"
+        "    print('WROTE')\nexcept OSError as e:\n    print('read-only', e.errno)\n"
+        "print('home', os.listdir('/home') if os.path.isdir('/home') else [])"
+    )
+    result = run_hostile(code, isolation="bwrap")
+    assert "WROTE" not in result.stdout and "read-only" in result.stdout
+    assert "home []" in result.stdout
+
+
+@pytest.mark.parametrize("tier", available_tiers())
+def test_every_available_tier_runs_code_and_kills_stragglers(tier: str) -> None:
+    token = "987657"
+    result = run_hostile(
+        f"import subprocess\nsubprocess.Popen(['sleep', '{token}'], start_new_session=True)\n"
+        "print('ok')",
+        token=token,
+        isolation=tier,
+    )
+    assert result.stdout == "ok\n" and result.isolation[0] == tier
+
+
+def test_unavailable_tier_is_reported_not_raised() -> None:
+    if sys.platform.startswith("linux") and set(available_tiers()) == {
+        "bwrap",
+        "unshare",
+        "process",
+    }:
+        result = run_python("print(1)", isolation="nonsense")  # type: ignore[arg-type]
+    else:
+        result = run_python("print(1)", isolation="bwrap")
+    assert result.error and result.exit_code is None
+
+
+async def test_async_runs_do_not_block_the_event_loop() -> None:
+    import asyncio
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    results = await asyncio.gather(
+        *(arun_python("import time; time.sleep(0.3); print('done')", timeout_s=5) for _ in range(3))
+    )
+    task.cancel()
+    assert [r.stdout for r in results] == ["done\n"] * 3
+    assert ticks >= 10
+
+
+async def test_run_python_works_from_inside_a_running_loop() -> None:
+    assert run_python("print('sync inside async')", timeout_s=5).stdout == "sync inside async\n"
+
+
+def test_stdin_is_fed_to_the_code() -> None:
+    result = run_python("print(input()[::-1])", stdin="olá mundo\n", timeout_s=5)
+    assert result.stdout == "odnum álo\n"
+
+
+def test_tracebacks_point_at_the_users_code_only() -> None:
+    result = run_hostile("x = 1\n\ndef f():\n    return 1 / 0\n\nf()")
+    assert result.exit_code == 1
+    assert 'File "main.py", line 4, in f' in result.stderr
+    assert "return 1 / 0" in result.stderr and "ZeroDivisionError" in result.stderr
+    assert "<string>" not in result.stderr and "exec(" not in result.stderr
+
+
+def test_cold_start_without_a_spare_behaves_the_same() -> None:
+    result = run_hostile("import sys; print(__name__, sys.argv)", warm=False)
+    assert result.stdout == "__main__ ['main.py']\n"
+
+
+def test_workdir_is_fresh_and_removed() -> None:
+    first = run_hostile("import os; open('left.txt', 'w').write('x'); print(os.getcwd())")
+    second = run_hostile("import os; print(os.getcwd(), os.listdir('.'))")
+    assert first.stdout.strip() not in second.stdout
+    assert "left.txt" not in second.stdout
+    assert not Path(first.stdout.strip()).exists()

@@ -27,6 +27,7 @@ test: lint typecheck pytest
 bench: install
 	$(PY) bench/swap_overhead.py
 	$(PY) bench/sandbox_overhead.py
+	$(PY) bench/router_eval.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,6 @@
 """Orquestra: a brain and a coder executor sharing one GPU, swapped by a VRAM-aware manager."""
 
+from orquestra.commander import SmartCommander, create_smart_commander
 from orquestra.errors import (
     BackendError,
     BackendUnavailableError,
@@ -31,10 +32,12 @@ __all__ = [
     "ServerBusyError",
     "Settings",
     "SettingsError",
+    "SmartCommander",
     "SwapEvent",
     "SwapTimeoutError",
     "__version__",
     "build_model_manager",
+    "create_smart_commander",
     "get_model_manager",
     "load_settings",
     "set_model_manager",

@@ -46,3 +46,11 @@ class SwapTimeoutError(OrquestraError):
 
 class BackendError(OrquestraError):
     """The server answered with an error Orquestra has no specific advice for."""
+
+
+def is_tools_unsupported(exc: BaseException) -> bool:
+    """Whether a model call failed because the model has no tool-calling capability.
+
+    Ollama answers 400 `... does not support tools`; other servers word it alike.
+    """
+    return "does not support tools" in str(exc).lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from orquestra.backends.base import ModelBackend
@@ -48,3 +49,32 @@ def set_model_manager(manager: ModelManager | None) -> None:
     """Replace the process-wide manager (e.g. one built with custom settings, or None)."""
     global _MANAGER
     _MANAGER = manager
+
+
+async def amanager_for(brain_model: str, executor_model: str, swap_policy: str) -> ModelManager:
+    """The process-wide manager, rebuilt if a run asks for other models or another policy.
+
+    One GPU has one manager: a run whose context names other models replaces it (the
+    new one adopts whatever the server already holds). Built in a worker thread, since
+    reading settings touches `.env` and graph nodes must not block.
+    """
+    current = _MANAGER
+    if current is None:
+        current = await asyncio.to_thread(get_model_manager)
+    wanted = (brain_model, executor_model, swap_policy)
+    have = (
+        current.settings.brain_model,
+        current.settings.executor_model,
+        current.settings.swap_policy,
+    )
+    if wanted == have:
+        return current
+    rebuilt = await asyncio.to_thread(
+        build_model_manager,
+        current.settings,
+        brain_model=brain_model,
+        executor_model=executor_model,
+        swap_policy=swap_policy,
+    )
+    set_model_manager(rebuilt)
+    return rebuilt

@@ -79,3 +79,14 @@ def models_of(*specs: tuple[str, float]) -> list[FakeModel]:
     from tests.fake_ollama import fake_model
 
     return [fake_model(name, gb) for name, gb in specs]
+
+
+@pytest.fixture
+async def wired(make_manager: ManagerFactory) -> AsyncIterator[ModelManager]:
+    """A process-wide manager against the fake server, as the graph's nodes will find it."""
+    from orquestra.runtime import set_model_manager
+
+    manager = make_manager()
+    set_model_manager(manager)
+    yield manager
+    set_model_manager(None)

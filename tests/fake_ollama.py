@@ -142,6 +142,10 @@ class FakeOllamaState:
         self.busy_503 = 0
         self.load_failures: list[tuple[int, str]] = []
         self.replies: list[Reply | str] = []
+        self.model_replies: dict[str, list[Reply | str]] = {}
+        self.default_reply: Reply | str = "ok"
+        self.chats: Counter[str] = Counter()
+        self.down = False
         self.t0 = time.monotonic()
 
     # -- VRAM ledger ---------------------------------------------------------------------
@@ -337,9 +341,22 @@ class FakeOllamaState:
                     self._schedule_stop(runner, now)
             return 200, None
 
-    def next_reply(self, body: dict[str, Any]) -> dict[str, Any]:
+    def script(self, model: str, *replies: Reply | str) -> None:
+        """Queue replies for one model (used before the shared `replies` queue)."""
         with self.lock:
-            script = self.replies.pop(0) if self.replies else "ok"
+            self.model_replies.setdefault(canonical(model), []).extend(replies)
+
+    def next_reply(self, body: dict[str, Any]) -> dict[str, Any]:
+        model = canonical(str(body.get("model")))
+        with self.lock:
+            self.chats[model] += 1
+            queue = self.model_replies.get(model)
+            if queue:
+                script: Reply | str = queue.pop(0)
+            elif self.replies:
+                script = self.replies.pop(0)
+            else:
+                script = self.default_reply
         reply = script(body) if callable(script) else script
         return {"role": "assistant", "content": reply} if isinstance(reply, str) else reply
 
@@ -433,6 +450,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         state = self.server.state
+        if self._down():
+            return
         if self.path == "/":
             self._send(200, "Ollama is running")
         elif self.path == "/api/version":
@@ -459,9 +478,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "404 page not found")
 
+    def _down(self) -> bool:
+        """A dead backend: drop the connection without an answer."""
+        if not self.server.state.down:
+            return False
+        self.close_connection = True
+        self.connection.shutdown(2)
+        return True
+
     def do_POST(self) -> None:
         state = self.server.state
         body = self._body()
+        if self._down():
+            return
         with state.lock:
             state.requests.append((self.path, body))
         if self.path in ("/api/generate", "/api/chat"):

@@ -182,7 +182,8 @@ async def arun_python(
     if isinstance(code, bytes):
         code = code.decode("utf-8", errors="replace")
     try:
-        tier = choose_tier(isolation)
+        # The first call probes bwrap and unshare with subprocesses: not on the loop.
+        tier = await asyncio.to_thread(choose_tier, isolation)
     except ValueError as exc:
         return ExecutionResult("", "", None, False, 0.0, False, (), code, str(exc))
     config = Config(
@@ -197,7 +198,7 @@ async def arun_python(
         network=network,
         python=python or sys.executable,
     )
-    launched = POOL.take(config) if warm else None
+    launched = await asyncio.to_thread(POOL.take, config) if warm else None
     if launched is None:
         try:
             launched = await asyncio.wrap_future(launch_async(config))

@@ -1,0 +1,78 @@
+"""The Orquestra workflow: route → plan (brain) → execute (executor) → reflect (brain).
+
+Every edge that crosses from one model to the other goes through a swap node, so "plan,
+then execute" is a visible path in Studio:
+
+    START → route ─┬─ swap_to_brain ─┬─ respond ⇄ brain_tools → END
+                   │                 └─ plan ─┬─ swap_to_executor → execute ─┬─ END (code)
+                   │                          └─ reflect                     └─ swap_back_to_brain
+                   └─ swap_to_executor → execute                                  → reflect
+                                                        reflect ─┬─ swap_to_executor (revise)
+                                                                 └─ END
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode
+
+from nodes.context import Context
+from nodes.execute import after_execute, execute
+from nodes.plan import plan
+from nodes.reflect import after_reflect, reflect
+from nodes.respond import after_respond, brain_tools, respond
+from nodes.route import after_route, route
+from nodes.state import State
+from nodes.swap import make_swap_node
+
+
+def _after_brain_swap(state: State) -> str:
+    return "plan" if state.get("task_type") == "hybrid" else "respond"
+
+
+def _after_plan(state: State) -> str:
+    plan_ = state.get("plan") or {}
+    needs_code = any(step.get("needs_code") for step in plan_.get("steps", []))
+    return "swap_to_executor" if needs_code else "reflect"
+
+
+def create_workflow() -> StateGraph[State, Context, State, State]:
+    """The uncompiled workflow, for callers that add nodes or pick their own compile options."""
+    workflow: StateGraph[State, Context, State, State] = StateGraph(State, context_schema=Context)
+    workflow.add_node("route", route)
+    workflow.add_node("swap_to_brain", make_swap_node("brain"))
+    workflow.add_node("respond", respond)
+    workflow.add_node("brain_tools", ToolNode(brain_tools()))
+    workflow.add_node("plan", plan)
+    workflow.add_node("swap_to_executor", make_swap_node("executor"))
+    workflow.add_node("execute", execute)
+    workflow.add_node("swap_back_to_brain", make_swap_node("brain"))
+    workflow.add_node("reflect", reflect)
+
+    workflow.add_edge(START, "route")
+    workflow.add_conditional_edges("route", after_route, ["swap_to_brain", "swap_to_executor"])
+    workflow.add_conditional_edges("swap_to_brain", _after_brain_swap, ["respond", "plan"])
+    workflow.add_conditional_edges("respond", after_respond, ["brain_tools", END])
+    workflow.add_edge("brain_tools", "respond")
+    workflow.add_conditional_edges("plan", _after_plan, ["swap_to_executor", "reflect"])
+    workflow.add_edge("swap_to_executor", "execute")
+    workflow.add_conditional_edges("execute", after_execute, ["swap_back_to_brain", END])
+    workflow.add_edge("swap_back_to_brain", "reflect")
+    workflow.add_conditional_edges("reflect", after_reflect, ["swap_to_executor", END])
+    return workflow
+
+
+def build_graph(
+    checkpointer: BaseCheckpointSaver[Any] | None = None, *, name: str = "orquestra"
+) -> CompiledStateGraph[State, Context, State, State]:
+    """The compiled workflow; pass a checkpointer (e.g. AsyncSqliteSaver) to persist threads."""
+    return create_workflow().compile(checkpointer=checkpointer, name=name)
+
+
+# The graph `langgraph dev` serves (langgraph.json: "orquestra"); compiled without a
+# checkpointer, since the server brings its own.
+graph = build_graph()

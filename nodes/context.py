@@ -1,0 +1,90 @@
+"""Run context: what a caller (or Studio) may change per run, with environment fallback.
+
+`graph.context.Context` is this type; it lives beside the nodes that read it so imports
+keep pointing one way (orquestra <- tools <- nodes <- graph).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from orquestra.settings import DEFAULT_BRAIN_MODEL, DEFAULT_EXECUTOR_MODEL
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_MAX_ITERATIONS = 2
+DEFAULT_EXECUTION_TIMEOUT_S = 30.0
+DEFAULT_MAX_TOOL_ROUNDS = 4
+
+# Field name → environment variable read when the field is left at its default.
+ENVIRONMENT = {
+    "brain_model": "DEFAULT_MODEL",
+    "executor_model": "EXECUTOR_MODEL",
+    "swap_policy": "ORQUESTRA_SWAP_POLICY",
+    "max_attempts": "ORQUESTRA_MAX_ATTEMPTS",
+    "max_iterations": "ORQUESTRA_MAX_ITERATIONS",
+    "execution_timeout_s": "ORQUESTRA_EXECUTION_TIMEOUT_S",
+    "max_tool_rounds": "ORQUESTRA_MAX_TOOL_ROUNDS",
+    "workspace_dir": "ORQUESTRA_WORKSPACE",
+}
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Per-run settings, editable in Studio; unset fields fall back to the environment."""
+
+    brain_model: str = field(
+        default=DEFAULT_BRAIN_MODEL,
+        metadata={"description": "Ollama tag of the brain (plans, reflects, answers)."},
+    )
+    executor_model: str = field(
+        default=DEFAULT_EXECUTOR_MODEL,
+        metadata={"description": "Ollama tag of the coder executor (writes and debugs code)."},
+    )
+    swap_policy: str = field(
+        default="auto",
+        metadata={"description": "alternate, coresident or auto (both when they fit)."},
+    )
+    max_attempts: int = field(
+        default=DEFAULT_MAX_ATTEMPTS,
+        metadata={"description": "Runs per code step, debugging with the real error between."},
+    )
+    max_iterations: int = field(
+        default=DEFAULT_MAX_ITERATIONS,
+        metadata={"description": "Execution rounds of a hybrid task (first run + revisions)."},
+    )
+    execution_timeout_s: float = field(
+        default=DEFAULT_EXECUTION_TIMEOUT_S,
+        metadata={"description": "Wall-clock limit of each sandboxed code run."},
+    )
+    max_tool_rounds: int = field(
+        default=DEFAULT_MAX_TOOL_ROUNDS,
+        metadata={"description": "Tool-calling rounds the brain may take per answer."},
+    )
+    workspace_dir: str = field(
+        default=".",
+        metadata={"description": "Directory the brain's read-only workspace tools can read."},
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            var = ENVIRONMENT.get(f.name)
+            if var is None or getattr(self, f.name) != f.default or var not in os.environ:
+                continue
+            raw = os.environ[var]
+            kind: type[Any] = type(getattr(self, f.name))
+            try:
+                setattr(self, f.name, kind(raw))
+            except ValueError:
+                raise ValueError(
+                    f"{var}={raw!r} is invalid: expected {kind.__name__} for {f.name}."
+                ) from None
+        for name in ("max_attempts", "max_iterations", "max_tool_rounds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.swap_policy not in ("alternate", "coresident", "auto"):
+            raise ValueError(
+                f"swap_policy={self.swap_policy!r} is invalid. Allowed values: alternate, "
+                f"coresident, auto."
+            )

@@ -1,0 +1,68 @@
+"""The respond node: the brain answers conversation and planning, calling tools if it helps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, SystemMessage
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime, get_runtime
+
+from nodes.common import manager_for
+from nodes.context import Context
+from nodes.prompts import BRAIN_SYSTEM
+from nodes.state import State
+from orquestra.errors import is_tools_unsupported
+from tools.code_tool import make_python_tool
+from tools.workspace import make_workspace_tools
+
+# Models that answered "does not support tools" once are not offered tools again.
+_NO_TOOLS: set[str] = set()
+
+
+def _workspace_root() -> Path:
+    try:
+        return Path(get_runtime().context.workspace_dir)  # type: ignore[attr-defined]
+    except (RuntimeError, AttributeError):
+        return Path.cwd()
+
+
+def brain_tools(timeout_s: float = 30.0) -> list[BaseTool]:
+    """Tools the brain may call: the Python sandbox and read-only workspace access."""
+    return [make_python_tool(timeout_s=timeout_s), *make_workspace_tools(_workspace_root)]
+
+
+async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Answer with the brain; offer tools while the tool-round budget lasts."""
+    manager = await manager_for(runtime.context)
+    rounds = state.get("tool_rounds", 0)
+    messages = [SystemMessage(BRAIN_SYSTEM), *state.get("messages", [])]
+    notes: list[str] = []
+    model = runtime.context.brain_model
+    async with manager.use("brain") as chat:
+        answer: AIMessage | None = None
+        if rounds < runtime.context.max_tool_rounds and model not in _NO_TOOLS:
+            tools = brain_tools(runtime.context.execution_timeout_s)
+            try:
+                result = await chat.bind_tools(tools).ainvoke(messages)
+                answer = result if isinstance(result, AIMessage) else AIMessage(str(result))
+            except Exception as exc:
+                if not is_tools_unsupported(exc):
+                    raise
+                _NO_TOOLS.add(model)
+                notes.append(f"{model} does not support tools; answered without them")
+        if answer is None:
+            result = await chat.ainvoke(messages)
+            answer = result if isinstance(result, AIMessage) else AIMessage(str(result))
+            if answer.tool_calls:  # tools were not offered: a call now cannot be honoured
+                notes.append(f"ignored {len(answer.tool_calls)} tool call(s) past the limit")
+                answer = AIMessage(answer.content, id=answer.id)
+    used_tools = 1 if answer.tool_calls else 0
+    return {"messages": [answer], "tool_rounds": rounds + used_tools, "notes": notes}
+
+
+def after_respond(state: State) -> str:
+    """Run the tools the brain asked for, or finish."""
+    last = state["messages"][-1]
+    return "brain_tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"

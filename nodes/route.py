@@ -1,0 +1,47 @@
+"""The route node: which path the request takes, decided without causing a swap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from nodes.common import emit, manager_for, request_text
+from nodes.context import Context
+from nodes.state import State
+from orquestra.router import ASK_MODEL_BELOW, IntelligentRouter
+
+ROUTER = IntelligentRouter()
+
+
+async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Classify the request; when unsure, ask the model that is already resident."""
+    text = request_text(state)
+    decision = ROUTER.classify(text)
+    if decision.confidence < ASK_MODEL_BELOW and text.strip():
+        manager = await manager_for(runtime.context)
+        resident = manager.get_status()["current_role"]
+        if resident is not None:
+            async with manager.use(resident) as chat:
+                decision = await ROUTER.aclassify(text, chat)
+    route_info = {
+        "task_type": decision.task_type,
+        "role": decision.role,
+        "confidence": decision.confidence,
+        "reasons": list(decision.reasons),
+        "source": decision.source,
+    }
+    emit({"type": "route", **route_info})
+    return {
+        "task_type": decision.task_type,
+        "route": route_info,
+        "plan": None,
+        "iteration": 0,
+        "feedback": None,
+        "tool_rounds": 0,
+    }
+
+
+def after_route(state: State) -> str:
+    """Brain paths (conversation, planning, hybrid) or the executor's code path."""
+    return "swap_to_executor" if state.get("task_type") == "code" else "swap_to_brain"

@@ -1,0 +1,38 @@
+"""The state the nodes read and write.
+
+`graph.state.State` is this type; it lives beside the nodes so imports keep pointing one
+way (orquestra <- tools <- nodes <- graph).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+
+class State(TypedDict, total=False):
+    """Everything a run knows; the final state is what callers read."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The conversation; the last message is the answer."""
+    task_type: str
+    """planning, code, hybrid or conversation (from the router)."""
+    route: dict[str, Any]
+    """The router's decision: role, confidence, reasons, source."""
+    plan: dict[str, Any] | None
+    """The brain's structured plan: goal and steps, each saying whether it needs code."""
+    executions: Annotated[list[dict[str, Any]], operator.add]
+    """Every code run: step, attempt, code, stdout, stderr, exit_code, timed_out."""
+    swaps: Annotated[list[dict[str, Any]], operator.add]
+    """Swap events of this run (model loads, with their timed stages)."""
+    notes: Annotated[list[str], operator.add]
+    """Fallbacks taken and why (e.g. a model without tool support)."""
+    iteration: int
+    """Revision round of a hybrid task (0 for the first execution)."""
+    feedback: str | None
+    """The brain's revision request for the next execution round."""
+    tool_rounds: int
+    """Tool-calling rounds the brain has used in this answer."""

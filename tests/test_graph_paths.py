@@ -1,0 +1,288 @@
+"""The workflow on every path, against the fake Ollama server with scripted replies."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, ToolMessage
+
+from graph import Context, build_graph
+from orquestra.manager import ModelManager
+from tests.fake_ollama import FakeOllamaState, fake_model
+from tests.graph_support import (
+    BRAIN,
+    EXECUTOR,
+    bodies_for,
+    code_reply,
+    plan_reply,
+    reflection,
+    tool_call,
+    user,
+)
+
+BRAIN_TAG = f"{BRAIN}:latest"
+
+
+@pytest.fixture
+def graph():  # type: ignore[no-untyped-def]
+    return build_graph()
+
+
+async def test_conversation_is_answered_by_the_brain_alone(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(BRAIN, "Olá! Tudo ótimo, e com você?")
+    final = await graph.ainvoke(user("Olá, tudo bem?"), context=Context())
+    assert final["task_type"] == "conversation"
+    assert final["messages"][-1].content == "Olá! Tudo ótimo, e com você?"
+    assert state.loads[EXECUTOR] == 0 and final["executions"] == []
+    assert [s["to_role"] for s in final["swaps"]] == ["brain"]
+
+
+async def test_planning_is_answered_by_the_brain(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(BRAIN, "1. Medir. 2. Otimizar consultas. 3. Cache.")
+    final = await graph.ainvoke(
+        user("Analise e planeje uma solução para o site lento"), context=Context()
+    )
+    assert final["task_type"] == "planning"
+    assert "Cache" in final["messages"][-1].content and state.loads[EXECUTOR] == 0
+
+
+async def test_code_path_runs_the_code_for_real(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+    final = await graph.ainvoke(
+        user("Crie um script Python que soma os números de 1 a 10 e mostre o resultado"),
+        context=Context(),
+    )
+    assert final["task_type"] == "code"
+    [run] = final["executions"]
+    assert (run["exit_code"], run["stdout"]) == (0, "55\n")
+    assert "55" in final["messages"][-1].content
+    assert state.loads[BRAIN_TAG] == 0
+    assert [s["to_role"] for s in final["swaps"]] == ["executor"]
+
+
+async def test_failed_code_is_debugged_with_the_real_error(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print(10 / 0)"), code_reply("print(10 / 2)"))
+    final = await graph.ainvoke(
+        user("Write a Python script that divides 10 by 2"), context=Context()
+    )
+    first, second = final["executions"]
+    assert first["exit_code"] == 1 and "ZeroDivisionError" in first["stderr"]
+    assert (second["exit_code"], second["stdout"]) == (0, "5.0\n")
+    debug_request = bodies_for(state.requests, EXECUTOR)[-1]["messages"][-1]["content"]
+    assert "ZeroDivisionError: division by zero" in debug_request
+    assert state.loads[BRAIN_TAG] == 0  # debugging never goes back to the brain
+
+
+async def test_attempts_are_bounded(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.model_replies[EXECUTOR] = [code_reply("raise SystemExit(2)")] * 5
+    final = await graph.ainvoke(
+        user("Write a Python script that exits cleanly"), context=Context(max_attempts=2)
+    )
+    assert [r["exit_code"] for r in final["executions"]] == [2, 2]
+    assert "still failed after 2 of 2 attempts" in final["messages"][-1].content
+
+
+async def test_a_reply_without_code_counts_as_a_failed_attempt(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, "Sorry, I cannot.", code_reply("print('ok now')"))
+    final = await graph.ainvoke(user("Write a Python script that prints ok"), context=Context())
+    assert final["executions"][0]["exit_code"] is None
+    assert final["executions"][1]["stdout"] == "ok now\n"
+
+
+async def test_hybrid_costs_two_swaps_however_many_code_steps(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    await wired.ensure("brain")
+    loads_before = sum(state.loads.values())
+    state.script(
+        BRAIN,
+        plan_reply(
+            ("gerar dados", True), ("somar", True), ("explicar", False), ("mostrar média", True)
+        ),
+        reflection(answer="A soma é 55 e a média 5.5."),
+    )
+    state.script(
+        EXECUTOR,
+        code_reply("print(list(range(1, 11)))"),
+        code_reply("print(sum(range(1, 11)))"),
+        code_reply("print(55 / 10)"),
+    )
+    final = await graph.ainvoke(
+        user("Planeje e execute uma análise dos números de 1 a 10"), context=Context()
+    )
+    assert final["task_type"] == "hybrid" and len(final["plan"]["steps"]) == 4
+    assert [r["stdout"] for r in final["executions"]] == [
+        "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n",
+        "55\n",
+        "5.5\n",
+    ]
+    assert [(s["from_role"], s["to_role"]) for s in final["swaps"]] == [
+        ("brain", "executor"),
+        ("executor", "brain"),
+    ]
+    assert sum(state.loads.values()) - loads_before == 2
+    assert final["messages"][-1].content == "A soma é 55 e a média 5.5."
+
+
+async def test_reflection_sees_the_real_results(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(BRAIN, plan_reply(("compute", True)), reflection(answer="It printed 42."))
+    state.script(EXECUTOR, code_reply("import sys\nprint(6 * 7)\nprint('warn', file=sys.stderr)"))
+    await graph.ainvoke(
+        user("Plan the computation of 6*7, then implement it in Python"), context=Context()
+    )
+    reflect_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
+    assert "exit code 0" in reflect_prompt and "42" in reflect_prompt and "warn" in reflect_prompt
+
+
+async def test_revisions_are_bounded_by_max_iterations(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(
+        BRAIN,
+        plan_reply(("compute", True)),
+        reflection("revise", "not yet", "print more digits"),
+        reflection("revise", "still not", "more"),
+        reflection("revise", "x", "y"),
+    )
+    state.model_replies[EXECUTOR] = [code_reply("print(3.14)")] * 5
+    final = await graph.ainvoke(
+        user("Plan how to compute pi, then implement it"), context=Context(max_iterations=2)
+    )
+    assert len(final["executions"]) == 2 and final["iteration"] == 1
+    # From cold: the brain's first load, then two executor visits and two returns.
+    assert [s["to_role"] for s in final["swaps"]] == [
+        "brain",
+        "executor",
+        "brain",
+        "executor",
+        "brain",
+    ]
+    assert final["messages"][-1].content == "still not"
+    revision_prompt = bodies_for(state.requests, EXECUTOR)[-1]["messages"][1]["content"]
+    assert "print more digits" in revision_prompt
+
+
+async def test_three_hybrid_tasks_cost_one_plus_two_per_task_from_cold(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    for _ in range(3):
+        state.script(BRAIN, plan_reply(("a", True), ("b", True)), reflection())
+        state.script(EXECUTOR, code_reply("print(1)"), code_reply("print(2)"))
+        await graph.ainvoke(user("Planeje e execute uma tarefa complexa"), context=Context())
+    assert sum(state.loads.values()) == 1 + 2 * 3
+    assert state.max_vram_used() <= 16 * 1024**3
+
+
+async def test_brain_calls_tools_in_a_bounded_loop(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(BRAIN, tool_call("run_python", code="print(2 ** 16)"), "2^16 = 65536.")
+    final = await graph.ainvoke(
+        user("What is 2 to the 16th power? Use a tool if useful."), context=Context()
+    )
+    tool_messages = [m for m in final["messages"] if isinstance(m, ToolMessage)]
+    assert len(tool_messages) == 1 and "65536" in str(tool_messages[0].content)
+    assert final["messages"][-1].content == "2^16 = 65536."
+
+
+async def test_tool_loop_stops_at_the_round_limit(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.model_replies[BRAIN_TAG] = [tool_call("list_workspace", path=".")] * 5
+    final = await graph.ainvoke(
+        user("Tell me about my workspace"), context=Context(max_tool_rounds=2)
+    )
+    tool_messages = [m for m in final["messages"] if isinstance(m, ToolMessage)]
+    assert len(tool_messages) == 2
+    assert not final["messages"][-1].tool_calls
+    assert not bodies_for(state.requests, BRAIN)[-1].get("tools")
+    assert any("past the limit" in n for n in final["notes"])
+
+
+async def test_a_model_without_tools_answers_plainly_with_the_reason(
+    make_manager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    from orquestra.runtime import set_model_manager
+
+    state.models["plain-brain:latest"] = fake_model(
+        "plain-brain", 7.0, capabilities=("completion",)
+    )
+    manager = make_manager(brain_model="plain-brain")
+    set_model_manager(manager)
+    state.script("plain-brain", "Resposta sem ferramentas.")
+    final = await build_graph().ainvoke(user("Olá!"), context=Context(brain_model="plain-brain"))
+    assert final["messages"][-1].content == "Resposta sem ferramentas."
+    assert any("does not support tools" in n for n in final["notes"])
+    set_model_manager(None)
+
+
+async def test_swaps_and_code_runs_stream_on_the_custom_stream(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    await wired.ensure("brain")
+    state.script(EXECUTOR, code_reply("print('hi')"))
+    events = [
+        chunk
+        async for chunk in graph.astream(
+            user("Write a Python script that prints hi"), context=Context(), stream_mode="custom"
+        )
+    ]
+    kinds = [e["type"] for e in events]
+    assert kinds.index("swap_start") < kinds.index("swap") < kinds.index("code_run")
+    swap = next(e for e in events if e["type"] == "swap")
+    assert swap["message"].startswith("swapping brain → executor") and swap["message"].endswith("s")
+    run = next(e for e in events if e["type"] == "code_run")
+    assert (run["exit_code"], run["stdout"]) == (0, "hi\n")
+
+
+async def test_final_state_has_the_documented_keys(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print(1)"))
+    final = await graph.ainvoke(user("Write a Python script that prints 1"), context=Context())
+    for key in ("messages", "task_type", "plan", "executions", "swaps"):
+        assert key in final
+    assert isinstance(final["messages"][-1], AIMessage)
+    assert set(final["executions"][0]) >= {"code", "stdout", "stderr", "exit_code"}

@@ -687,6 +687,41 @@ class NoNvml:
         return None
 
 
+def demo_reply(body: dict[str, Any]) -> dict[str, Any] | str:
+    """Plausible replies for demos (notebook, Studio smoke test) when no Ollama is reachable.
+
+    The brain plans (two steps, one with code), reflects on the real stdout it is shown,
+    and answers plainly otherwise; the executor writes a script summing 1 to 10.
+    """
+    schema = body.get("format")
+    messages = body.get("messages") or [{}]
+    last = str(messages[-1].get("content", ""))
+    if isinstance(schema, dict) and "steps" in schema.get("properties", {}):
+        return json.dumps(
+            {
+                "goal": "sum the numbers from 1 to 10",
+                "steps": [
+                    {"description": "Write and run a script that sums 1 to 10", "needs_code": True},
+                    {"description": "Explain the result", "needs_code": False},
+                ],
+            }
+        )
+    if isinstance(schema, dict) and "verdict" in schema.get("properties", {}):
+        printed = "55" if "55" in last else "nothing useful"
+        return json.dumps(
+            {
+                "verdict": "done",
+                "revision": "",
+                "answer": f"The script ran and printed {printed}: the sum is 55.",
+            }
+        )
+    if isinstance(schema, dict) and "task_type" in schema.get("properties", {}):
+        return json.dumps({"task_type": "conversation", "reason": "a question"})
+    if "coder" in str(body.get("model")):
+        return "Aqui está:\n\n```python\nprint(sum(range(1, 11)))\n```"
+    return "Olá! I am the brain of the demo (fake Ollama server)."
+
+
 def default_models() -> list[FakeModel]:
     """The founding pairing on a 16 GiB card: a 13 GiB brain and a 9 GiB executor."""
     return [
@@ -700,7 +735,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--vram-gb", type=float, default=16.0)
     args = parser.parse_args()
-    server = FakeOllama(FakeOllamaState(default_models(), vram_total_gb=args.vram_gb), args.port)
+    state = FakeOllamaState(default_models(), vram_total_gb=args.vram_gb)
+    state.default_reply = demo_reply
+    server = FakeOllama(state, args.port)
     print(f"fake Ollama on {server.url}", flush=True)
     server._server.serve_forever()
 

@@ -257,19 +257,20 @@ class SparePool:
     def _fill(self, config: Config) -> None:
         try:
             spare = launch(config)
+            evicted: list[Launched] = []
+            with self._lock:
+                self._spares[config] = spare
+                while len(self._spares) > MAX_SPARES:
+                    evicted.append(self._spares.popitem(last=False)[1])
+            for old in evicted:
+                old.discard()
         except OSError:
             return
         finally:
+            # Only now is the pool settled: waiters see no spare half-started or half-evicted.
             with self._lock:
                 self._filling.discard(config)
                 self._lock.notify_all()
-        evicted: list[Launched] = []
-        with self._lock:
-            self._spares[config] = spare
-            while len(self._spares) > MAX_SPARES:
-                evicted.append(self._spares.popitem(last=False)[1])
-        for old in evicted:
-            old.discard()
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Block until no spare is being started (False on timeout)."""

@@ -10,8 +10,6 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from orquestra.settings import DEFAULT_BRAIN_MODEL, DEFAULT_EXECUTOR_MODEL
-
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_MAX_ITERATIONS = 2
 DEFAULT_EXECUTION_TIMEOUT_S = 30.0
@@ -35,12 +33,12 @@ class Context:
     """Per-run settings, editable in Studio; unset fields fall back to the environment."""
 
     brain_model: str = field(
-        default=DEFAULT_BRAIN_MODEL,
-        metadata={"description": "Ollama tag of the brain (plans, reflects, answers)."},
+        default="",
+        metadata={"description": "Brain model (Ollama tag); empty: the configured one."},
     )
     executor_model: str = field(
-        default=DEFAULT_EXECUTOR_MODEL,
-        metadata={"description": "Ollama tag of the coder executor (writes and debugs code)."},
+        default="",
+        metadata={"description": "Executor model (Ollama tag); empty: the configured one."},
     )
     swap_policy: str = field(
         default="auto",

@@ -208,13 +208,18 @@ class ModelManager:
         await self.backend.aclose()
 
     def _chat_model(self, role: Role) -> BaseChatModel:
-        if role not in self._chat_models:
-            self._chat_models[role] = self.backend.chat_model(
-                self.settings.model_for(role),
-                self.settings.options_for(role),
-                self.settings.keep_alive_for(role),
-            )
-        return self._chat_models[role]
+        if role in self._chat_models:
+            return self._chat_models[role]
+        chat = self.backend.chat_model(
+            self.settings.model_for(role),
+            self.settings.options_for(role),
+            self.settings.keep_alive_for(role),
+        )
+        # An in-process backend's chat model holds the loaded model itself: never reuse it
+        # across loads. A server backend's chat model is only a client: keep one per role.
+        if getattr(self.backend, "reusable_chat_models", True):
+            self._chat_models[role] = chat
+        return chat
 
     # -- leases --------------------------------------------------------------------------
 

@@ -5,27 +5,75 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+
 from orquestra.backends.base import ModelBackend
+from orquestra.backends.embedded import EmbeddedBackend, llama_available
 from orquestra.backends.ollama import OllamaBackend
-from orquestra.errors import SettingsError
+from orquestra.embedded import assets
+from orquestra.errors import BackendUnavailableError
 from orquestra.manager import ModelManager
 from orquestra.settings import Settings, load_settings
 
 _MANAGER: ModelManager | None = None
 
 
-def build_backend(settings: Settings) -> ModelBackend:
-    """Return the backend `ORQUESTRA_BACKEND` selects.
+# The embedded default must hold one model but not both, so swaps are real (the 1.5B brain
+# takes about 1.5 GiB with its KV cache, the 0.5B executor about 0.7 GiB).
+EMBEDDED_BUDGET_GB = 2.0
+# How long `auto` waits for Ollama to answer before trying the embedded backend.
+OLLAMA_PROBE_TIMEOUT_S = 1.5
+
+
+def ollama_answers(base_url: str, timeout_s: float = OLLAMA_PROBE_TIMEOUT_S) -> bool:
+    """Whether an Ollama server answers at `base_url` (blocking; call off the event loop)."""
+    try:
+        return httpx.get(f"{base_url}/api/version", timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def embedded_settings(settings: Settings) -> Settings:
+    """Settings for the embedded backend: its own models and budget unless set explicitly."""
+    explicit = settings.model_fields_set
+    changes: dict[str, Any] = {}
+    if "brain_model" not in explicit:
+        changes["brain_model"] = assets.BRAIN_MODEL.name
+    if "executor_model" not in explicit:
+        changes["executor_model"] = assets.EXECUTOR_MODEL.name
+    if "vram_budget_gb" not in explicit:
+        changes["vram_budget_gb"] = EMBEDDED_BUDGET_GB
+    for role in ("brain", "executor"):
+        assets.find(changes.get(f"{role}_model", settings.model_for(role)))  # clear error early
+    return settings.model_copy(update=changes)
+
+
+def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
+    """The backend `ORQUESTRA_BACKEND` selects, and the settings it runs with (blocking).
+
+    `auto` is Ollama when it answers, else the embedded backend when installed.
 
     Raises:
-        SettingsError: The embedded backend was asked for but is not available.
+        BackendUnavailableError: Neither backend can be used (the message says how to get one).
     """
-    if settings.backend == "embedded":
-        raise SettingsError(
-            "ORQUESTRA_BACKEND=embedded: the in-process llama.cpp backend is not part of this "
-            "version yet. Use ORQUESTRA_BACKEND=ollama (or auto) with a running Ollama."
-        )
-    return OllamaBackend(settings.ollama_base_url, load_timeout_s=settings.load_timeout_s)
+    choice = settings.backend
+    if choice == "auto":
+        if ollama_answers(settings.ollama_base_url):
+            choice = "ollama"
+        elif llama_available() and all(
+            assets.installed(m) for m in assets.EMBEDDED_MODELS.values()
+        ):
+            choice = "embedded"
+        else:
+            raise BackendUnavailableError(
+                f"No model backend: Ollama does not answer at {settings.ollama_base_url} "
+                f"(start it with `ollama serve`, or set OLLAMA_BASE_URL) and the embedded "
+                f"models are not installed (run: {assets.INSTALL_HINT})."
+            )
+    if choice == "embedded":
+        settings = embedded_settings(settings)
+        return EmbeddedBackend(settings.cache_dir), settings
+    return OllamaBackend(settings.ollama_base_url, load_timeout_s=settings.load_timeout_s), settings
 
 
 def build_model_manager(settings: Settings | None = None, **overrides: Any) -> ModelManager:
@@ -33,8 +81,10 @@ def build_model_manager(settings: Settings | None = None, **overrides: Any) -> M
     if settings is None:
         settings = load_settings(**overrides)
     elif overrides:
-        settings = load_settings(**(settings.model_dump() | overrides))
-    return ModelManager(settings, build_backend(settings))
+        merged = {k: getattr(settings, k) for k in settings.model_fields_set} | overrides
+        settings = load_settings(**merged)
+    backend, settings = select_backend(settings)
+    return ModelManager(settings, backend)
 
 
 def get_model_manager() -> ModelManager:
@@ -61,6 +111,9 @@ async def amanager_for(brain_model: str, executor_model: str, swap_policy: str) 
     current = _MANAGER
     if current is None:
         current = await asyncio.to_thread(get_model_manager)
+    # Empty names mean "the models the manager was configured with".
+    brain_model = brain_model or current.settings.brain_model
+    executor_model = executor_model or current.settings.executor_model
     wanted = (brain_model, executor_model, swap_policy)
     have = (
         current.settings.brain_model,

@@ -146,6 +146,8 @@ class FakeOllamaState:
         self.default_reply: Reply | str = "ok"
         self.chats: Counter[str] = Counter()
         self.down = False
+        self.registry: dict[str, FakeModel] = {}
+        self.created: dict[str, dict[str, Any]] = {}
         self.t0 = time.monotonic()
 
     # -- VRAM ledger ---------------------------------------------------------------------
@@ -495,6 +497,10 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.append((self.path, body))
         if self.path in ("/api/generate", "/api/chat"):
             self._generate_or_chat(body, chat=self.path == "/api/chat")
+        elif self.path == "/api/pull":
+            self._pull(str(body.get("model") or body.get("name") or ""))
+        elif self.path == "/api/create":
+            self._create(body)
         elif self.path == "/api/show":
             name = canonical(str(body.get("model") or body.get("name") or ""))
             spec = state.models.get(name)
@@ -517,6 +523,52 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         else:
             self._send(404, "404 page not found")
+
+    def _pull(self, name: str) -> None:
+        state = self.server.state
+        spec = state.registry.get(canonical(name))
+        lines: list[dict[str, Any]] = [{"status": "pulling manifest"}]
+        if spec is None:
+            lines.append({"error": "pull model manifest: file does not exist"})
+        else:
+            digest = "sha256:" + "a" * 64
+            for done in (0, spec.weights // 2, spec.weights):
+                lines.append(
+                    {
+                        "status": f"pulling {'a' * 12}",
+                        "digest": digest,
+                        "total": spec.weights,
+                        "completed": done,
+                    }
+                )
+            lines += [
+                {"status": "verifying sha256 digest"},
+                {"status": "writing manifest"},
+                {"status": "success"},
+            ]
+            with state.lock:
+                state.models[spec.name] = spec
+        self._send(200, lines, ndjson=True)
+
+    def _create(self, body: dict[str, Any]) -> None:
+        state = self.server.state
+        name, source = canonical(str(body.get("model", ""))), str(body.get("from", ""))
+        base = state.models.get(canonical(source))
+        if base is None:
+            self._send(404, {"error": f"model '{source}' not found"})
+            return
+        with state.lock:
+            state.models[name] = FakeModel(**{**base.__dict__, "name": name})
+            state.created[name] = dict(body)
+        self._send(
+            200,
+            [
+                {"status": "using existing layer sha256:" + "b" * 64},
+                {"status": "writing manifest"},
+                {"status": "success"},
+            ],
+            ndjson=True,
+        )
 
     def _generate_or_chat(self, body: dict[str, Any], chat: bool) -> None:
         state = self.server.state

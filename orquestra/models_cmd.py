@@ -1,0 +1,106 @@
+"""`orquestra models`: listing models and setting them up through Ollama's pull and create APIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ollama
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from orquestra.backends.embedded import llama_available
+from orquestra.backends.ollama import OllamaBackend, canonical_name
+from orquestra.decision import gib
+from orquestra.embedded import assets
+from orquestra.errors import BackendUnavailableError
+from orquestra.settings import ROLES, load_settings
+
+
+async def list_models() -> list[tuple[str, str, str, str, str]]:
+    """(backend, model, size, role, state) rows."""
+    settings = load_settings()
+    roles = {canonical_name(settings.model_for(r)): r for r in ROLES}
+    rows: list[tuple[str, str, str, str, str]] = []
+    backend = OllamaBackend(settings.ollama_base_url)
+    try:
+        tags = await backend._call(backend._client.list)
+        loaded = {canonical_name(m.name) for m in await backend.loaded()}
+        for model in tags.models:
+            name = canonical_name(str(model.model))
+            rows.append(
+                (
+                    "ollama",
+                    name,
+                    f"{gib(int(model.size or 0))} GiB",
+                    roles.get(name, ""),
+                    "loaded" if name in loaded else "pulled",
+                )
+            )
+        for name, role in roles.items():
+            if all(r[1] != name for r in rows):
+                rows.append(("ollama", name, "", role, "not pulled: orquestra models setup"))
+    except BackendUnavailableError:
+        rows.append(("ollama", "-", "", "", f"unreachable at {settings.ollama_base_url}"))
+    finally:
+        await backend.aclose()
+    for spec, role in ((assets.BRAIN_MODEL, "brain"), (assets.EXECUTOR_MODEL, "executor")):
+        state = "installed" if assets.installed(spec) else f"missing: {assets.INSTALL_HINT}"
+        if not llama_available():
+            state = f"llama-cpp-python missing: {assets.INSTALL_HINT}"
+        rows.append(("embedded", spec.name, f"{gib(spec.size)} GiB", role, state))
+    return rows
+
+
+async def _stream(progress: Progress, label: str, parts: Any) -> None:
+    tasks: dict[str, Any] = {}
+    async for part in parts:
+        digest = part.get("digest") or part.get("status") or label
+        total, completed = part.get("total"), part.get("completed")
+        if total:
+            if digest not in tasks:
+                tasks[digest] = progress.add_task(f"{label}: {part.get('status')}", total=total)
+            progress.update(tasks[digest], completed=completed or 0)
+        else:
+            progress.console.print(f"{label}: {part.get('status')}")
+
+
+async def setup_models(brain_base: str, console: Console) -> None:
+    """Pull the executor, pull the brain's base and create the brain variant with pinned options.
+
+    Raises:
+        BackendUnavailableError: Ollama does not answer.
+    """
+    settings = load_settings()
+    client = ollama.AsyncClient(host=settings.ollama_base_url)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as progress:
+            await _stream(
+                progress,
+                settings.executor_model,
+                await client.pull(settings.executor_model, stream=True),
+            )
+            await _stream(progress, brain_base, await client.pull(brain_base, stream=True))
+            await _stream(
+                progress,
+                settings.brain_model,
+                await client.create(
+                    model=settings.brain_model,
+                    from_=brain_base,
+                    stream=True,
+                    parameters={"num_ctx": settings.brain_num_ctx},
+                ),
+            )
+    except (ConnectionError, ollama.ResponseError) as exc:
+        raise BackendUnavailableError(
+            f"Model setup through Ollama at {settings.ollama_base_url} failed: {exc}. Start it "
+            f"with `ollama serve`, or set OLLAMA_BASE_URL."
+        ) from None
+    console.print(
+        f"[green]Ready:[/] brain {settings.brain_model}, executor {settings.executor_model}"
+    )

@@ -1,17 +1,23 @@
-# Orquestra: `make test` installs into .venv and runs lint, types and tests.
+# Orquestra. `make demo` runs a hybrid task on the embedded models (no Ollama, no GPU needed);
+# `make test` installs everything and runs lint, types and the tests (CI runs exactly this).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+DEMO_TASK ?= Planeje e execute: crie um script Python que soma os números de 1 a 10 e explique o resultado
 
-.PHONY: install test lint typecheck pytest bench clean
+.PHONY: install demo test lint typecheck pytest bench studio clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "Installing orquestra-agent[dev,embedded] (llama-cpp-python compiles once, ~10 min)..."
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
 	touch $@
 
 install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/orquestra run "$(DEMO_TASK)"
 
 lint: install
 	$(PY) -m ruff check .
@@ -29,5 +35,8 @@ bench: install
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/router_eval.py
 
+studio: install
+	$(VENV)/bin/langgraph dev
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .langgraph_api

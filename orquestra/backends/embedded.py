@@ -82,9 +82,10 @@ class EmbeddedBackend:
     async def load(self, model: str, options: Mapping[str, Any], keep_alive: float | str) -> float:
         """Open the model (assembling its file on first use); return the seconds it took."""
         start = time.perf_counter()
-        if model not in self._models:
-            llama, size = await asyncio.to_thread(self._open, model, dict(options))
-            self._models[model], self._sizes[model] = llama, size
+        key = find(model).name
+        if key not in self._models:
+            llama, size = await asyncio.to_thread(self._open, key, dict(options))
+            self._models[key], self._sizes[key] = llama, size
         return time.perf_counter() - start
 
     def _close(self, llama: Any) -> None:
@@ -96,8 +97,9 @@ class EmbeddedBackend:
 
     async def unload(self, model: str) -> None:
         """Close the model and give its memory back."""
-        llama = self._models.pop(model, None)
-        self._sizes.pop(model, None)
+        key = find(model).name
+        llama = self._models.pop(key, None)
+        self._sizes.pop(key, None)
         if llama is not None:
             await asyncio.to_thread(self._close, llama)
 
@@ -120,12 +122,13 @@ class EmbeddedBackend:
         """ChatLlamaCpp bound to the loaded model (no second load)."""
         from langchain_community.chat_models import ChatLlamaCpp
 
-        llama = self._models.get(model)
+        key = find(model).name
+        llama = self._models.get(key)
         if llama is None:
             raise ModelNotFoundError(f"{model} is not loaded; the manager loads it before use.")
         chat: BaseChatModel = ChatLlamaCpp.model_construct(
             client=llama,
-            model_path=str(self._paths[model]),
+            model_path=str(self._paths[key]),
             n_ctx=int(options.get("num_ctx", 4096)),
             max_tokens=MAX_TOKENS,
             temperature=0.2,

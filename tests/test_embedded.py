@@ -1,0 +1,72 @@
+"""The embedded default on real models: assets, swaps and a code task that really runs.
+
+These run when the `embedded` extra is installed (CI installs it); the models are
+assembled once into the user's cache directory and reused by later runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from graph import Context, build_graph
+from orquestra.backends.embedded import llama_available
+from orquestra.embedded import assets
+from orquestra.errors import ModelNotFoundError
+from orquestra.runtime import build_model_manager, set_model_manager
+from tests.graph_support import user
+
+EMBEDDED_READY = llama_available() and all(map(assets.installed, assets.EMBEDDED_MODELS.values()))
+needs_models = pytest.mark.skipif(
+    not EMBEDDED_READY, reason="pip install -e '.[embedded]' to run on real models"
+)
+USER_CACHE = Path(platformdirs.user_cache_dir("orquestra"))
+
+
+def test_unknown_embedded_model_lists_the_available_ones() -> None:
+    with pytest.raises(ModelNotFoundError, match=r"qwen2\.5-coder-0\.5b-instruct"):
+        assets.find("llama3:70b")
+    assert assets.find("qwen2.5-coder-0.5b-instruct:latest") is assets.EXECUTOR_MODEL
+
+
+def test_missing_data_packages_name_the_install_command() -> None:
+    ghost = assets.EmbeddedModel("ghost", "orquestra-no-such-package-", 2, "1.0", 1, "0" * 64, "")
+    with pytest.raises(ModelNotFoundError, match=r"orquestra-agent\[embedded\]"):
+        assets.part_files(ghost)
+    assert not assets.installed(ghost)
+
+
+@needs_models
+def test_assembled_models_match_their_size_and_checksum() -> None:
+    for model in assets.EMBEDDED_MODELS.values():
+        path = assets.assemble(model, USER_CACHE)
+        assert path.stat().st_size == model.size
+        assert Path(f"{path}.sha256").read_text().strip() == model.sha256
+        assert [p.name for p in assets.part_files(model)] == [
+            f"part{i:02d}.bin" for i in range(1, model.parts + 1)
+        ]
+
+
+@needs_models
+async def test_code_task_runs_for_real_with_a_real_swap() -> None:
+    manager = build_model_manager(backend="embedded", cache_dir=USER_CACHE, home_role="none")
+    set_model_manager(manager)
+    try:
+        await manager.ensure("brain")
+        final = await build_graph().ainvoke(
+            user("Crie um script Python que soma os números de 1 a 10 e mostre o resultado"),
+            context=Context(execution_timeout_s=20),
+        )
+        status = manager.get_status()
+    finally:
+        set_model_manager(None)
+        await manager.aclose()
+    assert final["task_type"] == "code"
+    last = final["executions"][-1]
+    assert last["exit_code"] == 0 and "55" in last["stdout"], final["executions"]
+    [swap] = final["swaps"]
+    assert (swap["from_role"], swap["to_role"]) == ("brain", "executor")
+    assert swap["unload_s"] > 0 and swap["load_s"] > 0 and swap["footprint_gb"] > 0
+    assert status["executor_loaded"] and not status["brain_loaded"]  # the budget holds one

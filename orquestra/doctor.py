@@ -65,9 +65,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     url = settings.ollama_base_url
     version = await _ollama_version(settings)
-    embedded_ready = llama_available() and all(
-        assets.installed(m) for m in assets.EMBEDDED_MODELS.values()
-    )
+    embedded_ready = llama_available() and assets.all_installed()
     if version is None:
         fix = "start it with `ollama serve` (or the Ollama app), or set OLLAMA_BASE_URL"
         if embedded_ready:
@@ -142,27 +140,17 @@ async def run_checks(settings: Settings) -> list[Check]:
         finally:
             await backend.aclose()
 
-    if llama_available():
-        ready = [m.name for m in assets.EMBEDDED_MODELS.values() if assets.installed(m)]
-        if len(ready) == len(assets.EMBEDDED_MODELS):
-            checks.append(Check("embedded", "ok", f"llama-cpp-python and {', '.join(ready)}"))
-        else:
-            checks.append(
-                Check(
-                    "embedded",
-                    "warn",
-                    "llama-cpp-python present, models missing",
-                    f"run: {assets.INSTALL_HINT}",
-                )
-            )
+    if embedded_ready:
+        names = ", ".join(assets.EMBEDDED_MODELS)
+        checks.append(Check("embedded", "ok", f"llama-cpp-python and {names}"))
     else:
+        found = (
+            "llama-cpp-python present, models missing"
+            if llama_available()
+            else "llama-cpp-python is not installed"
+        )
         checks.append(
-            Check(
-                "embedded",
-                "warn",
-                "llama-cpp-python is not installed",
-                f"for the CPU fallback, run: {assets.INSTALL_HINT}",
-            )
+            Check("embedded", "warn", found, f"for the CPU fallback, run: {assets.INSTALL_HINT}")
         )
 
     from tools.isolation import available_tiers  # the sandbox sits above the runtime

@@ -60,9 +60,7 @@ def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     if choice == "auto":
         if ollama_answers(settings.ollama_base_url):
             choice = "ollama"
-        elif llama_available() and all(
-            assets.installed(m) for m in assets.EMBEDDED_MODELS.values()
-        ):
+        elif llama_available() and assets.all_installed():
             choice = "embedded"
         else:
             raise BackendUnavailableError(

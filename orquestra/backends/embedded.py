@@ -26,6 +26,8 @@ from orquestra.errors import BackendUnavailableError, ModelNotFoundError
 
 # Reply length cap of the embedded chat models (small models ramble).
 MAX_TOKENS = 768
+# Fixed sampling seed: the same request gives the same reply, run after run.
+SAMPLING_SEED = 42
 
 
 def llama_available() -> bool:
@@ -73,6 +75,7 @@ class EmbeddedBackend:
             n_gpu_layers=int(options.get("num_gpu", -1)),
             n_threads=self.n_threads,
             use_mmap=False,
+            seed=SAMPLING_SEED,
             verbose=False,
         )
         used = resident_bytes() - before

@@ -10,8 +10,10 @@ BRAIN_SYSTEM = (
 
 PLAN_SYSTEM = (
     "You are the brain of a two-model assistant. Break the user's request into a short plan "
-    "(1 to 6 steps). Mark a step needs_code=true only when Python must be written and run "
-    "for it; a coder model will do those steps and you will see the real results."
+    "(1 to 6 steps). Each step is work to be done, not advice to the user (never 'open an "
+    "editor'); a step that needs code says what the code must compute. Mark a step "
+    "needs_code=true only when Python must be written and run for it; a coder model will do "
+    "those steps and you will see the real results."
 )
 
 EXECUTOR_SYSTEM = (
@@ -31,8 +33,10 @@ DEBUG_PROMPT = (
 REFLECT_SYSTEM = (
     "You are the brain of a two-model assistant. The coder ran code for the user's request; "
     "you see the plan and the real results (exit codes, stdout, stderr). Judge them against "
-    "the request. If they answer it, write the final answer for the user in the language of "
-    "the request, grounded in those outputs. If they do not, say what to change."
+    "the request. When the runs exited with code 0 and their output answers the request, the "
+    "verdict is done: write the final answer for the user, in the language of the request, "
+    "quoting the real output. Ask for a revision only for a concrete failure (an error, a "
+    "wrong or missing result), and say exactly what to change."
 )
 
 REFLECT_PROMPT = (

@@ -41,7 +41,8 @@ def leftovers(token: str | None = None) -> list[str]:
             continue
         if state == "Z" or any(spare in environ for spare in spares):
             continue
-        if MARKER_VAR.encode() in environ or (token and token.encode() in cmdline):
+        ours = f"{MARKER_VAR}={os.getpid()}-".encode()  # other test runs may share the host
+        if ours in environ or (token and token.encode() in cmdline):
             found.append(f"{entry}: {cmdline!r}")
     return found
 

@@ -145,7 +145,8 @@ def launch(config: Config) -> Launched:
         if stale.remove():
             _LATER.remove(stale)
     workdir = tempfile.mkdtemp(prefix="orq-sbx-")
-    marker = uuid.uuid4().hex
+    # The parent pid prefix tells this process's runs apart from other processes' sandboxes.
+    marker = f"{os.getpid()}-{uuid.uuid4().hex}"
     cgroup = PidsCgroup.create(config.limits.processes)
     set_limits = rlimit_setter(config.limits)
     read_end, write_end = os.pipe()

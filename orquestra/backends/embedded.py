@@ -123,7 +123,7 @@ class EmbeddedBackend:
         self, model: str, options: Mapping[str, Any], keep_alive: float | str
     ) -> BaseChatModel:
         """ChatLlamaCpp bound to the loaded model (no second load)."""
-        from langchain_community.chat_models import ChatLlamaCpp
+        from orquestra.backends.llamacpp_chat import SchemaChatLlamaCpp as ChatLlamaCpp
 
         key = find(model).name
         llama = self._models.get(key)

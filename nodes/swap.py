@@ -24,12 +24,15 @@ class SwapNode:
         manager = await manager_for(runtime.context)
         status = manager.get_status()
         if not status[f"{self.role}_loaded"]:
+            current = status["current_role"]
             emit(
                 {
                     "type": "swap_start",
                     "to_role": self.role,
                     "from_role": status["current_role"],
-                    "message": f"swapping {status['current_role'] or 'nothing'} → {self.role} …",
+                    "message": f"swapping {current} → {self.role} …"
+                    if current
+                    else f"loading {self.role} …",
                 }
             )
         async with recording_swaps(manager) as events:

@@ -103,8 +103,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     if version is not None:
         backend = OllamaBackend(url)
         try:
-            tags = await asyncio.wait_for(backend._call(backend._client.list), HTTP_TIMEOUT_S * 2)
-            pulled = {canonical_name(str(m.model)) for m in tags.models}
+            pulled = await asyncio.wait_for(backend.pulled(), HTTP_TIMEOUT_S * 2)
             missing = False
             for role in ROLES:
                 model = settings.model_for(role)

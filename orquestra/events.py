@@ -48,5 +48,7 @@ class SwapEvent:
 
     def describe(self) -> str:
         """One human line, e.g. `swapping brain → executor (qwen2.5-coder:14b) … 1.4 s`."""
-        source = self.from_role or ("free VRAM" if not self.from_models else "other models")
+        if not self.from_models:
+            return f"loading {self.to_role} ({self.to_model}) … {self.total_s:.1f} s"
+        source = self.from_role or "other models"
         return f"swapping {source} → {self.to_role} ({self.to_model}) … {self.total_s:.1f} s"

@@ -23,15 +23,14 @@ async def list_models() -> list[tuple[str, str, str, str, str]]:
     rows: list[tuple[str, str, str, str, str]] = []
     backend = OllamaBackend(settings.ollama_base_url)
     try:
-        tags = await backend._call(backend._client.list)
+        pulled = await backend.pulled()
         loaded = {canonical_name(m.name) for m in await backend.loaded()}
-        for model in tags.models:
-            name = canonical_name(str(model.model))
+        for name, size in pulled.items():
             rows.append(
                 (
                     "ollama",
                     name,
-                    f"{gib(int(model.size or 0))} GiB",
+                    f"{gib(size)} GiB",
                     roles.get(name, ""),
                     "loaded" if name in loaded else "pulled",
                 )

@@ -197,14 +197,15 @@ class OllamaBackend:
                 )
             await asyncio.sleep(poll_interval(waited))
 
+    async def pulled(self) -> dict[str, int]:
+        """Models the server has pulled (`/api/tags`): canonical name → weights bytes."""
+        tags = await self._call(self._client.list)
+        return {canonical_name(str(m.model)): int(m.size or 0) for m in tags.models}
+
     async def facts(self, model: str) -> ModelFacts:
         """Describe a pulled model from `/api/show` and `/api/tags`."""
         show = await self._call(lambda: self._client.show(model), model)
-        tags = await self._call(self._client.list)
-        wanted = canonical_name(model)
-        weights = next(
-            (int(m.size or 0) for m in tags.models if canonical_name(str(m.model)) == wanted), 0
-        )
+        weights = (await self.pulled()).get(canonical_name(model), 0)
         return ModelFacts(
             name=model,
             weights_bytes=weights,

@@ -27,10 +27,12 @@ from nodes.reflect import after_reflect, reflect
 from nodes.respond import after_respond, brain_tools, respond
 from nodes.route import after_route, route
 from nodes.state import State
-from nodes.swap import make_swap_node
+from nodes.swap import make_swap_node, unless_failed
 
 
 def _after_brain_swap(state: State) -> str:
+    if state.get("error"):
+        return END
     return "plan" if state.get("task_type") == "hybrid" else "respond"
 
 
@@ -55,13 +57,13 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
 
     workflow.add_edge(START, "route")
     workflow.add_conditional_edges("route", after_route, ["swap_to_brain", "swap_to_executor"])
-    workflow.add_conditional_edges("swap_to_brain", _after_brain_swap, ["respond", "plan"])
+    workflow.add_conditional_edges("swap_to_brain", _after_brain_swap, ["respond", "plan", END])
     workflow.add_conditional_edges("respond", after_respond, ["brain_tools", END])
     workflow.add_edge("brain_tools", "respond")
     workflow.add_conditional_edges("plan", _after_plan, ["swap_to_executor", "reflect"])
-    workflow.add_edge("swap_to_executor", "execute")
+    workflow.add_conditional_edges("swap_to_executor", unless_failed("execute"), ["execute", END])
     workflow.add_conditional_edges("execute", after_execute, ["swap_back_to_brain", END])
-    workflow.add_edge("swap_back_to_brain", "reflect")
+    workflow.add_conditional_edges("swap_back_to_brain", unless_failed("reflect"), ["reflect", END])
     workflow.add_conditional_edges("reflect", after_reflect, ["swap_to_executor", END])
     return workflow
 

@@ -39,6 +39,7 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "iteration": 0,
         "feedback": None,
         "tool_rounds": 0,
+        "error": None,
     }
 
 

@@ -36,3 +36,5 @@ class State(TypedDict, total=False):
     """The brain's revision request for the next execution round."""
     tool_rounds: int
     """Tool-calling rounds the brain has used in this answer."""
+    error: str | None
+    """Why the run stopped early (a model not pulled, too large, refused by the policy)."""

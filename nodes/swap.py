@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from nodes.common import emit, manager_for, recording_swaps
 from nodes.context import Context
 from nodes.state import State
+from orquestra.errors import ModelNotFoundError, ModelTooLargeError, OutOfMemoryError, PolicyError
 from orquestra.settings import Role
+
+# Failures that retrying cannot fix: the run ends with the error as its answer. Others
+# (Ollama down, busy, an unload that hangs) raise, so the thread can resume later.
+SETTLED_ERRORS = (ModelNotFoundError, ModelTooLargeError, PolicyError, OutOfMemoryError)
 
 
 class SwapNode:
@@ -36,8 +43,26 @@ class SwapNode:
                 }
             )
         async with recording_swaps(manager) as events:
-            await manager.ensure(self.role)
+            try:
+                await manager.ensure(self.role)
+            except SETTLED_ERRORS as exc:
+                emit({"type": "error", "message": str(exc)})
+                return {
+                    "swaps": events,
+                    "error": str(exc),
+                    "messages": [AIMessage(f"I could not run the {self.role} model: {exc}")],
+                }
         return {"swaps": events}
+
+
+def unless_failed(next_node: str) -> Callable[[State], str]:
+    """Edge function: go to `next_node`, or end when the swap stopped the run."""
+
+    def route(state: State) -> str:
+        return "__end__" if state.get("error") else next_node
+
+    route.__name__ = f"to_{next_node}_unless_failed"
+    return route
 
 
 def make_swap_node(role: Role) -> SwapNode:

@@ -80,7 +80,7 @@ class SmartCommander:
         except OrquestraError as exc:
             self.last_error = str(exc)
             return f"Error: {exc}"
-        self.last_error = None
+        self.last_error = state.get("error")
         self.last_state = dict(state)
         answer = state["messages"][-1]
         return str(answer.text)

@@ -286,3 +286,37 @@ async def test_final_state_has_the_documented_keys(
         assert key in final
     assert isinstance(final["messages"][-1], AIMessage)
     assert set(final["executions"][0]) >= {"code", "stdout", "stderr", "exit_code"}
+
+
+async def test_a_model_that_is_not_pulled_ends_the_run_with_the_fix(
+    make_manager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    from orquestra.runtime import set_model_manager
+
+    manager = make_manager(executor_model="qwen2.5-coder:32b")
+    set_model_manager(manager)
+    final = await build_graph().ainvoke(
+        user("Write a Python script that prints 1"), context=Context()
+    )
+    set_model_manager(None)
+    assert "ollama pull qwen2.5-coder:32b" in final["error"]
+    assert "ollama pull qwen2.5-coder:32b" in final["messages"][-1].content
+    assert final["executions"] == [] and state.loads == {}
+
+
+async def test_a_policy_refusal_ends_the_hybrid_run_with_the_reason(
+    make_manager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    from orquestra.runtime import set_model_manager
+
+    manager = make_manager(swap_policy="coresident")
+    set_model_manager(manager)
+    state.script(BRAIN, plan_reply(("x", True)))
+    final = await build_graph().ainvoke(
+        user("Planeje e execute uma tarefa complexa"), context=Context(swap_policy="coresident")
+    )
+    set_model_manager(None)
+    assert "ORQUESTRA_SWAP_POLICY=auto" in final["messages"][-1].content
+    assert final["plan"] and final["executions"] == []

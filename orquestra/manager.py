@@ -274,18 +274,7 @@ class ModelManager:
         """Admit what can run now, start the swap the oldest waiter needs, arm the home timer."""
         waiting = [Waiter(t, role) for t, (role, _) in self._waiting.items()]
         admission = admit(waiting, self._servable(), self._contended, self.settings.batch_limit)
-        head = (
-            next(
-                (
-                    w.ticket
-                    for w in sorted(waiting, key=lambda w: w.ticket)
-                    if w.role == admission.next_role
-                ),
-                None,
-            )
-            if admission.next_role
-            else None
-        )
+        head = admission.head
         if head != self._head:
             self._head = head
             self._contended.clear()

@@ -32,6 +32,8 @@ class Admission:
     """Tickets admitted now, in arrival order."""
     next_role: Role | None
     """The role of the oldest request that needs a swap, if any."""
+    head: int | None = None
+    """The ticket of that request (newer ones for resident roles count against the limit)."""
 
 
 def admit(
@@ -64,4 +66,4 @@ def admit(
         elif budget[waiter.role] > 0:
             budget[waiter.role] -= 1
             grants.append(waiter.ticket)
-    return Admission(tuple(grants), head.role if head else None)
+    return Admission(tuple(grants), head.role if head else None, head.ticket if head else None)

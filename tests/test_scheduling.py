@@ -41,3 +41,9 @@ def test_nothing_resident_asks_for_the_oldest_role() -> None:
 def test_both_resident_admits_everyone() -> None:
     adm = admit(waiters("BEBE"), frozenset({"brain", "executor"}), {}, batch_limit=1)
     assert adm.grants == (0, 1, 2, 3) and adm.next_role is None
+
+
+def test_the_oldest_swap_waiter_is_reported_as_the_head() -> None:
+    adm = admit(waiters("BBEBE"), frozenset({"brain"}), {}, batch_limit=8)
+    assert (adm.next_role, adm.head) == ("executor", 2)
+    assert admit(waiters("BB"), frozenset({"brain"}), {}, batch_limit=8).head is None

@@ -114,6 +114,9 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     feedback = state.get("feedback")
     runs: list[dict[str, Any]] = []
     steps = code_steps(state)
+    if state.get("task_type") == "hybrid":
+        # The brain reflects next: read its weights while the code runs.
+        await manager.prefetch("brain")
     async with manager.use("executor") as chat:
         for index, description in enumerate(steps, 1):
             earlier = [r for r in runs if r["exit_code"] == 0]

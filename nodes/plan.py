@@ -43,6 +43,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     manager = await manager_for(runtime.context)
     request = request_text(state)
     notes: list[str] = []
+    the_plan: dict[str, Any]
     async with manager.use("brain") as chat:
         try:
             structured = chat.with_structured_output(Plan)
@@ -55,6 +56,9 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         except ValueError as exc:  # unparsable structured output
             notes.append(f"the brain gave no usable plan ({exc}); using one code step")
             the_plan = {"goal": request, "steps": [{"description": request, "needs_code": True}]}
+    if any(step["needs_code"] for step in the_plan["steps"]):
+        # The executor comes next: read its weights while the graph reaches the swap.
+        await manager.prefetch("executor")
     emit({"type": "plan", **the_plan})
     message = AIMessage(f"Plan: {the_plan['goal']}\n{render_plan(the_plan)}", name="plan")
     return {"plan": the_plan, "messages": [message], "notes": notes}

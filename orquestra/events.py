@@ -39,6 +39,10 @@ class SwapEvent:
     """True when the first load hit out-of-memory and succeeded after evicting."""
     started_at: float
     """Unix time the swap began."""
+    page_cache: float | None = None
+    """Share of the model's weights file in the page cache when the load began (None: unknown)."""
+    prefetched: bool = False
+    """Whether a prefetch had read the weights before this swap."""
 
     def as_dict(self) -> dict[str, Any]:
         """The event as plain JSON-ready data."""

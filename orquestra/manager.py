@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -32,10 +33,11 @@ from orquestra.decision import (
     decide,
     gib,
 )
-from orquestra.errors import ModelTooLargeError, PolicyError
+from orquestra.errors import ModelTooLargeError, OrquestraError, PolicyError
 from orquestra.events import SwapEvent
 from orquestra.footprint import estimate_footprint
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
+from orquestra.prefetch import WarmResult, cached_fraction, warm
 from orquestra.scheduling import Waiter, admit
 from orquestra.settings import ROLES, Role, Settings
 from orquestra.swapper import Swapper
@@ -117,6 +119,9 @@ class ModelManager:
         self._released = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._chat_models: dict[Role, BaseChatModel] = {}
+        self._weights: dict[str, Path | None] = {}
+        self._prefetches: dict[str, asyncio.Task[WarmResult | None]] = {}
+        self.prefetched: dict[str, WarmResult] = {}
         self._events: list[SwapEvent] = []
         self._swap_count = 0
         self._listeners: list[SwapListener] = []
@@ -143,6 +148,61 @@ class ModelManager:
             yield self._chat_model(checked)
         finally:
             self._release(model)
+
+    async def prefetch(self, role: str) -> None:
+        """Start reading `role`'s weights into the page cache in the background.
+
+        Returns at once. Nothing happens when prefetching is off, the model is resident,
+        a prefetch of it is running, or its weights are not readable on this machine.
+        """
+        checked = _check_role(role)
+        self._bind_loop()
+        model = self._models[checked]
+        if not self.settings.prefetch or model in self._resident:
+            return
+        running = self._prefetches.get(model)
+        if running is not None and not running.done():
+            return
+        self._prefetches[model] = asyncio.get_running_loop().create_task(
+            self._prefetch(checked), name=f"orquestra-prefetch-{checked}"
+        )
+
+    async def _weights_path(self, role: Role) -> Path | None:
+        model = self._models[role]
+        if model not in self._weights:
+            try:
+                self._weights[model] = await self.backend.weights_path(
+                    self.settings.model_for(role)
+                )
+            except OrquestraError:
+                return None
+        return self._weights[model]
+
+    async def _prefetch(self, role: Role) -> WarmResult | None:
+        path = await self._weights_path(role)
+        if path is None:
+            return None
+        reserve = int(self.settings.prefetch_reserve_gb * GIB)
+        try:
+            result = await asyncio.to_thread(warm, path, reserve_bytes=reserve)
+        except OSError as exc:
+            log.info("Prefetch of %s failed: %s", path, exc)
+            return None
+        self.prefetched[self._models[role]] = result
+        log.info("Prefetched %s: %.2f GiB in %.2f s", path, gib(result.bytes_read), result.seconds)
+        return result
+
+    async def _cache_state(self, role: Role) -> tuple[float | None, bool]:
+        """Share of the weights in the page cache now, and whether a prefetch read them."""
+        model = self._models[role]
+        running = self._prefetches.pop(model, None)
+        if running is not None and not running.done():
+            # The swap needs the file now: let the prefetch finish rather than read twice.
+            with suppress(asyncio.CancelledError, Exception):
+                await running
+        path = await self._weights_path(role)
+        fraction = None if path is None else await asyncio.to_thread(cached_fraction, path)
+        return fraction, self.prefetched.pop(model, None) is not None
 
     def model_for(self, role: str) -> str:
         """The (canonical) model tag serving `role`."""
@@ -199,7 +259,7 @@ class ModelManager:
 
     async def aclose(self) -> None:
         """Stop background work and close the backend's connections."""
-        for task in (self._home_task, self._swap_task):
+        for task in (self._home_task, self._swap_task, *self._prefetches.values()):
             if task is not None and not task.done():
                 task.cancel()
                 with suppress(asyncio.CancelledError, Exception):
@@ -236,6 +296,7 @@ class ModelManager:
         self._swap_role = None
         self._evicting = frozenset()
         self._released = asyncio.Event()
+        self._prefetches.clear()
 
     async def _acquire(self, role: Role) -> str:
         self._bind_loop()
@@ -342,6 +403,7 @@ class ModelManager:
             plan, footprint = await self._plan(role)
             if plan.actions:
                 self._evicting = frozenset(plan.unloads)
+                page_cache, prefetched = await self._cache_state(role)
                 roles = {model: r for r, model in self._models.items()}
                 event, self._resident = await self._swapper.run(
                     plan,
@@ -350,6 +412,8 @@ class ModelManager:
                     leased=frozenset(self._leases),
                     estimated=footprint,
                     reason=reason,
+                    page_cache=page_cache,
+                    prefetched=prefetched,
                 )
                 self._record(event)
             self._home_failed = False

@@ -162,6 +162,17 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ORQUESTRA_LOAD_TIMEOUT_S", "load_timeout_s"),
         description="Longest wait for one model load (Ollama's own default is 5 minutes).",
     )
+    prefetch: bool = Field(
+        True,
+        validation_alias=AliasChoices("ORQUESTRA_PREFETCH", "prefetch"),
+        description="Read the next model's weights into the page cache while the graph works.",
+    )
+    prefetch_reserve_gb: float = Field(
+        2.0,
+        ge=0,
+        validation_alias=AliasChoices("ORQUESTRA_PREFETCH_RESERVE_GB", "prefetch_reserve_gb"),
+        description="RAM a prefetch always leaves available to everything else.",
+    )
     gpu_index: int = Field(
         0,
         ge=0,

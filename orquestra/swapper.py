@@ -98,6 +98,8 @@ class Swapper:
         leased: frozenset[str],
         estimated: int,
         reason: str,
+        page_cache: float | None = None,
+        prefetched: bool = False,
     ) -> tuple[SwapEvent, dict[str, LoadedModel]]:
         """Carry out `plan`; return the event describing it and what the server now holds.
 
@@ -108,6 +110,8 @@ class Swapper:
             leased: Models with leases held (never unloaded, not even after an OOM).
             estimated: The bytes the decision assumed the loaded model takes.
             reason: Why the swap happens (recorded in the event).
+            page_cache: Share of the target's weights in the page cache (recorded).
+            prefetched: Whether a prefetch read those weights beforehand (recorded).
 
         Raises:
             OutOfMemoryError: The load failed for memory even after evicting the rest.
@@ -162,6 +166,8 @@ class Swapper:
             vram_converged=converged,
             oom_retry=oom_retry,
             started_at=started_at,
+            page_cache=None if page_cache is None else round(page_cache, 3),
+            prefetched=prefetched,
         )
         return event, after
 

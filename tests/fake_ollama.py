@@ -52,6 +52,8 @@ class FakeModel:
     head_dim: int = 128
     heads: int = 40
     capabilities: tuple[str, ...] = ("completion", "tools")
+    blob: str | None = None
+    """Path named by the modelfile's FROM line (a real file lets prefetch read it)."""
 
     def kv_bytes(self, num_ctx: int) -> int:
         return self.layers * self.kv_heads * self.head_dim * 2 * 2 * num_ctx
@@ -512,7 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(
                     200,
                     {
-                        "modelfile": f"FROM /fake/blobs/sha256-{'e' * 64}\n",
+                        "modelfile": f"FROM {spec.blob or '/fake/blobs/sha256-' + 'e' * 64}\n",
                         "parameters": "",
                         "template": "{{ .Prompt }}",
                         "details": _details(),

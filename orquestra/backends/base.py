@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -49,6 +50,10 @@ class ModelBackend(Protocol):
 
     async def loaded(self) -> list[LoadedModel]:
         """List the models loaded now."""
+        ...
+
+    async def weights_path(self, model: str) -> Path | None:
+        """The local file holding the model's weights, when this machine can read it."""
         ...
 
     async def facts(self, model: str) -> ModelFacts:

@@ -114,6 +114,11 @@ class EmbeddedBackend:
         """The open models and the memory each took when it was loaded."""
         return [LoadedModel(name, size, size) for name, size in self._sizes.items()]
 
+    async def weights_path(self, model: str) -> Path | None:
+        """The assembled GGUF file, once it exists (assembly happens on the first load)."""
+        path = self.cache_dir / "models" / find(model).filename
+        return path if await asyncio.to_thread(path.is_file) else None
+
     async def facts(self, model: str) -> ModelFacts:
         """Size of the model's weights (the GGUF file), for the estimate before a first load."""
         spec = find(model)

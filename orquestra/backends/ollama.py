@@ -12,7 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import ollama
@@ -48,6 +50,9 @@ OOM_MARKERS = (
     "unable to load full model",
     "insufficient memory",
 )
+
+
+LOCAL_HOSTS = ("localhost", "::1", "0.0.0.0")
 
 
 def canonical_name(model: str) -> str:
@@ -196,6 +201,23 @@ class OllamaBackend:
                     f"finish, run `ollama stop {model}`, or raise ORQUESTRA_UNLOAD_TIMEOUT_S."
                 )
             await asyncio.sleep(poll_interval(waited))
+
+    def is_local(self) -> bool:
+        """Whether the server runs on this machine (so its blob files are readable here)."""
+        host = urlsplit(self.base_url).hostname or ""
+        return host in LOCAL_HOSTS or host.startswith("127.")
+
+    async def weights_path(self, model: str) -> Path | None:
+        """The blob named by `/api/show`'s modelfile `FROM` line, when the server is local."""
+        if not self.is_local():
+            return None
+        show = await self._call(lambda: self._client.show(model), model)
+        for line in (show.modelfile or "").splitlines():
+            if line.startswith("FROM "):
+                path = Path(line[5:].strip())
+                exists = await asyncio.to_thread(path.is_file)
+                return path if path.is_absolute() and exists else None
+        return None
 
     async def pulled(self) -> dict[str, int]:
         """Models the server has pulled (`/api/tags`): canonical name → weights bytes."""

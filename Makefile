@@ -34,6 +34,7 @@ bench: install
 	$(PY) bench/swap_overhead.py
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/router_eval.py
+	$(PY) bench/embedded_swap.py
 
 studio: install
 	$(VENV)/bin/langgraph dev

@@ -35,6 +35,7 @@ bench: install
 	$(PY) bench/sandbox_overhead.py
 	$(PY) bench/router_eval.py
 	$(PY) bench/embedded_swap.py
+	$(PY) bench/swap_policies.py --plot docs/swap_policies.png
 
 studio: install
 	$(VENV)/bin/langgraph dev

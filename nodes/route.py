@@ -31,6 +31,11 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "reasons": list(decision.reasons),
         "source": decision.source,
     }
+    if decision.task_type in ("code", "hybrid"):
+        # The executor will be needed (after the plan, for hybrid tasks): start reading its
+        # weights now, so the read overlaps with planning and with unloading the brain.
+        manager = await manager_for(runtime.context)
+        await manager.prefetch("executor")
     emit({"type": "route", **route_info})
     return {
         "task_type": decision.task_type,

@@ -403,7 +403,6 @@ class ModelManager:
             plan, footprint = await self._plan(role)
             if plan.actions:
                 self._evicting = frozenset(plan.unloads)
-                page_cache, prefetched = await self._cache_state(role)
                 roles = {model: r for r, model in self._models.items()}
                 event, self._resident = await self._swapper.run(
                     plan,
@@ -412,8 +411,8 @@ class ModelManager:
                     leased=frozenset(self._leases),
                     estimated=footprint,
                     reason=reason,
-                    page_cache=page_cache,
-                    prefetched=prefetched,
+                    # Measured after the unload and VRAM wait, which a prefetch overlaps.
+                    before_load=lambda: self._cache_state(role),
                 )
                 self._record(event)
             self._home_failed = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from orquestra.backends.base import LoadedModel, ModelBackend
 from orquestra.backends.ollama import canonical_name
@@ -98,8 +98,7 @@ class Swapper:
         leased: frozenset[str],
         estimated: int,
         reason: str,
-        page_cache: float | None = None,
-        prefetched: bool = False,
+        before_load: Callable[[], Awaitable[tuple[float | None, bool]]] | None = None,
     ) -> tuple[SwapEvent, dict[str, LoadedModel]]:
         """Carry out `plan`; return the event describing it and what the server now holds.
 
@@ -110,8 +109,9 @@ class Swapper:
             leased: Models with leases held (never unloaded, not even after an OOM).
             estimated: The bytes the decision assumed the loaded model takes.
             reason: Why the swap happens (recorded in the event).
-            page_cache: Share of the target's weights in the page cache (recorded).
-            prefetched: Whether a prefetch read those weights beforehand (recorded).
+            before_load: Awaited after the unloads, right before the load; returns the
+                share of the target's weights in the page cache and whether a prefetch
+                read them (both recorded in the event).
 
         Raises:
             OutOfMemoryError: The load failed for memory even after evicting the rest.
@@ -134,6 +134,7 @@ class Swapper:
             else:
                 target = action
         assert target is not None, "a swap plan always ends with a load"
+        page_cache, prefetched = await before_load() if before_load else (None, False)
         try:
             load_s = await self._load(target.model, target.role)
         except OutOfMemoryError:

@@ -149,6 +149,12 @@ class FakeOllamaState:
         self.chats: Counter[str] = Counter()
         self.down = False
         self.registry: dict[str, FakeModel] = {}
+        # Benchmark hooks: Ollama-style eviction, load times, generation times.
+        self.auto_evict = False
+        self.sched_poll_s = 0.0
+        self.load_time: Callable[[str], float] | None = None
+        self.after_load: Callable[[str], None] | None = None
+        self.gen_s: dict[str, float] = {}
         self.created: dict[str, dict[str, Any]] = {}
         self.t0 = time.monotonic()
 
@@ -244,7 +250,9 @@ class FakeOllamaState:
                 return outcome[1], outcome[2], 0.0
             runner, is_new = outcome[1], outcome[2]
             if is_new:
-                time.sleep(self.load_s)
+                time.sleep(self.load_time(name) if self.load_time else self.load_s)
+                if self.after_load:
+                    self.after_load(name)
                 with self.lock:
                     runner.ready.set()
                     self._log(time.monotonic(), "ready", name)
@@ -286,8 +294,18 @@ class FakeOllamaState:
             return "error", status, {"error": message}
         size = spec.runner_size(int(options["num_ctx"]))
         free = self.vram_total - self._used()
+        if size > free and self.auto_evict:
+            # Ollama's own scheduler: expire idle runners to make room (§11).
+            for other in self.runners.values():
+                if other.active == 0 and not other.stop_requested and other.ready.is_set():
+                    other.stop_requested = True
+                    self._log(now, "unload_request", other.model)
+                    self._schedule_stop(other, now)
         pending = self.releasing + [r for r in self.runners.values() if r.leave_ps_at]
         if size > free and pending and now < deadline:
+            if self.sched_poll_s:
+                # Ollama re-checks free VRAM on a fixed tick (250 ms) before loading (§10).
+                return "wait", self.sched_poll_s
             # Like Ollama's scheduler: wait for VRAM that is being released (§10).
             wake = min(r.free_at or r.leave_ps_at or now for r in pending)
             return "wait", max(min(wake, deadline) - now, 0.001)
@@ -634,6 +652,8 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                 )
                 return
+            if state.gen_s.get(canonical(model)):
+                time.sleep(state.gen_s[canonical(model)])
             message = state.next_reply(body)
             metrics = {
                 "total_duration": int((load_s + 0.01) * 1e9),

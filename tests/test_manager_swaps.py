@@ -241,3 +241,22 @@ async def test_a_stream_of_brain_work_never_starves_the_executor(
     # The executor arrived after b0..b2; at most batch_limit newer brain jobs went first.
     assert order.index("E") <= 3 + 3
     assert sum(state.loads.values()) <= 4
+
+
+async def test_fake_server_can_evict_like_ollama_for_the_baseline(
+    state: FakeOllamaState,
+    server,  # type: ignore[no-untyped-def]
+) -> None:
+    """The benchmark's 'leave it to Ollama' baseline: the server evicts idle models itself."""
+    import ollama
+
+    state.auto_evict, state.sched_poll_s = True, 0.01
+    client = ollama.AsyncClient(host=server.url)
+    for model in (BRAIN, EXECUTOR, BRAIN):
+        await client.chat(
+            model=model,
+            messages=[{"role": "user", "content": "hi"}],
+            options={"num_ctx": 8192, "num_gpu": 999},
+        )
+    assert sum(state.loads.values()) == 3 and state.events("oom") == []
+    assert not overlaps(state.residency(BRAIN), state.residency(EXECUTOR))

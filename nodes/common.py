@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.config import get_stream_writer
 
 from nodes.context import Context
@@ -70,8 +70,3 @@ async def recording_swaps(manager: ModelManager) -> AsyncIterator[list[dict[str,
 def tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
     """The end of a long output, marked when cut."""
     return text if len(text) <= limit else "[...]\n" + text[-limit:]
-
-
-def history(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The conversation as given to a model."""
-    return list(messages)

@@ -25,7 +25,7 @@ class Reflection(BaseModel):
     revision: str = Field(default="", description="What the coder must change (when revising).")
 
 
-def render_results(executions: list[dict[str, Any]], iteration: int) -> str:
+def render_results(executions: list[dict[str, Any]]) -> str:
     """The last round's runs, with real exit codes and outputs."""
     lines = []
     for run in executions:
@@ -47,7 +47,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     prompt = REFLECT_PROMPT.format(
         request=request_text(state),
         plan=render_plan(plan) if plan["steps"] else "(none)",
-        results=render_results(executions[-12:], iteration),
+        results=render_results(executions[-12:]),
         rounds_left=max(rounds_left, 0),
     )
     notes: list[str] = []

@@ -50,15 +50,16 @@ class Swapper:
             return reading.used
         return sum(m.size_vram for m in resident.values())
 
-    async def _wait_vram(self, used_before: int, freed: int, needed: int) -> tuple[bool, float]:
+    async def _wait_vram(self, used_before: int, freed: int, needed: int) -> bool:
+        """Wait for NVML to show the freed memory back; False if it never did in time."""
         start = time.perf_counter()
         if self.probe.read() is None or freed <= 0:
-            return True, 0.0
+            return True
         target_used = used_before - VRAM_CONVERGED_FRACTION * freed
         while True:
             reading = self.probe.read()
             if reading is None or reading.used <= target_used or reading.free >= needed:
-                return True, time.perf_counter() - start
+                return True
             waited = time.perf_counter() - start
             if waited >= self.settings.vram_settle_timeout_s:
                 log.warning(
@@ -66,7 +67,7 @@ class Swapper:
                     gib(reading.used),
                     waited,
                 )
-                return False, waited
+                return False
             await asyncio.sleep(poll_interval(waited, cheap=True))
 
     async def _unload_and_wait(
@@ -81,7 +82,7 @@ class Swapper:
         for model in models:
             await self.backend.wait_unloaded(model, self.settings.unload_timeout_s)
         freed = sum(resident[m].size_vram for m in models if m in resident)
-        converged, _ = await self._wait_vram(used_before, freed, needed)
+        converged = await self._wait_vram(used_before, freed, needed)
         return unload_s, time.perf_counter() - start, converged
 
     async def _load(self, model: str, role: Role) -> float:

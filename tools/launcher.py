@@ -29,7 +29,6 @@ from tools.isolation import Tier, describe, wrap_command
 from tools.limits import Limits, PidsCgroup, rlimit_setter
 from tools.processes import MARKER_VAR, reap_all
 
-SCRIPT_NAME = "main.py"
 # Distinct configurations that keep a spare at once (each spare is one idle interpreter).
 MAX_SPARES = 4
 # Longest wait for a new sandbox process to report that its interpreter is up.

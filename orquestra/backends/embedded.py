@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.backends.base import LoadedModel, ModelFacts
-from orquestra.embedded.assets import INSTALL_HINT, assemble, find
+from orquestra.embedded.assets import INSTALL_HINT, assemble, find, model_path
 from orquestra.errors import BackendUnavailableError, ModelNotFoundError
 
 # Reply length cap of the embedded chat models (small models ramble).
@@ -116,7 +116,7 @@ class EmbeddedBackend:
 
     async def weights_path(self, model: str) -> Path | None:
         """The assembled GGUF file, once it exists (assembly happens on the first load)."""
-        path = self.cache_dir / "models" / find(model).filename
+        path = model_path(find(model), self.cache_dir)
         return path if await asyncio.to_thread(path.is_file) else None
 
     async def facts(self, model: str) -> ModelFacts:

@@ -122,6 +122,11 @@ def all_installed() -> bool:
     return all(installed(m) for m in EMBEDDED_MODELS.values())
 
 
+def model_path(model: EmbeddedModel, cache_dir: Path) -> Path:
+    """Where the assembled GGUF of `model` lives under `cache_dir`."""
+    return cache_dir / "models" / model.filename
+
+
 def _stamp(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".sha256")
 
@@ -132,7 +137,7 @@ def assemble(model: EmbeddedModel, cache_dir: Path) -> Path:
     Raises:
         ModelNotFoundError: Packages are missing, or the assembled file fails its checksum.
     """
-    target = cache_dir / "models" / model.filename
+    target = model_path(model, cache_dir)
     stamp = _stamp(target)
     if (
         target.is_file()

@@ -12,15 +12,23 @@ shared/docs/anchors.md for a 16 GiB card with a 13 GiB brain and a 9 GiB executo
   only once the time to read the file from NVMe has passed; a load that starts earlier
   pays the remainder.
 
-Policies: (a) the founding design's naive alternation (unload the other model before every
-call, poll until it is gone, and reload the brain after every executor call); (b) leave it
-to Ollama (just call the models; the server evicts idle models and re-checks VRAM every
-250 ms, as its scheduler does); (c) Orquestra (ModelManager with NVML-style convergence,
-batching, and graph-aware prefetch at the points the graph prefetches: the executor when a
-task will need it, the brain when a hybrid task starts executing). Times run scaled by
-TIME_SCALE; the table reports simulated seconds. Targets: (c) <= 0.6 x (a), <= 0.8 x (b).
+Two workloads with the same tasks: one at a time (one user, each task started when the
+last one answered) and a batch (graph.abatch(tasks, config={"max_concurrency": 4}), or four
+Studio threads). The server behaves as Ollama does for every policy: one request at a time
+per model (OLLAMA_NUM_PARALLEL=1) and a first-come first-served scheduler queue (§11).
 
-    python bench/swap_policies.py [--tasks 30] [--plot docs/swap_policies.png]
+Policies: (a) the founding design's naive alternation (unload the other model before every
+call, poll until it is gone, and reload the brain after every executor call; one call at a
+time, or its swaps would race); (b) leave it to Ollama (just call the models; the server
+evicts idle models, waits for busy ones, and re-checks VRAM every 250 ms, as its scheduler
+does); (c) Orquestra (ModelManager with NVML-style convergence, same-model batching, the
+graph-aware prefetch at the points the graph prefetches: the executor when a task will need
+it, the brain when a hybrid task starts executing, and after every swap the standby
+prefetch of the model that went out). Times run scaled by TIME_SCALE; the table reports
+simulated seconds. "swap s" is wall time minus generation. Targets: (c) <= 0.6 x (a) and
+<= 0.8 x (b).
+
+    python bench/swap_policies.py [--tasks 30] [--batch 4] [--plot docs/swap_policies.png]
 """
 
 from __future__ import annotations
@@ -37,10 +45,11 @@ from typing import Any
 import ollama
 from _common import ROOT, table
 
+from orquestra import manager as manager_module
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.manager import ModelManager
-from orquestra.prefetch import cached_fraction, evict, warm
+from orquestra.prefetch import WarmResult, cached_fraction, evict, warm
 from orquestra.settings import load_settings
 from tests.fake_ollama import FakeNvml, FakeOllama, FakeOllamaState, default_models
 
@@ -53,6 +62,9 @@ UNLOAD_PS_S, VRAM_RELEASE_S = 0.3, 0.7
 OPTIONS = {"num_ctx": 8192, "num_gpu": 999}
 BLOB_BYTES = 32 * 1024 * 1024
 TARGETS = {"naive alternation": 0.6, "Ollama eviction": 0.8}
+POLICIES = ("naive alternation", "Ollama eviction", "Orquestra")
+# Tasks in flight at once in the batch workload (graph.abatch's max_concurrency).
+BATCH = 4
 
 
 def workload(n: int, seed: int = 7) -> list[tuple[str, list[str]]]:
@@ -89,6 +101,13 @@ class PageCache:
             remaining = max(DISK_LOAD_S[model] * TIME_SCALE - (time.monotonic() - started), 0)
         return CACHED_LOAD_S[model] * TIME_SCALE + remaining
 
+    def timed_warm(self, path: Path, *, reserve_bytes: int) -> WarmResult:
+        """The manager's prefetch read, noting when it started for a file not yet cached."""
+        model = next(m for m, p in self.blobs.items() if p == path)
+        if (cached_fraction(path) or 0.0) < 0.9:
+            self.prefetch_started.setdefault(model, time.monotonic())
+        return warm(path, reserve_bytes=reserve_bytes)
+
     def after_load(self, model: str) -> None:
         warm(self.blobs[model], reserve_bytes=0)
         for other, path in self.blobs.items():
@@ -114,6 +133,7 @@ def fake(tmp: Path, *, ollama_mode: bool) -> tuple[FakeOllama, FakeOllamaState, 
     state.gen_s = {m: s * TIME_SCALE for m, s in GEN_S.items()}
     state.auto_evict = ollama_mode
     state.sched_poll_s = 0.25 * TIME_SCALE if ollama_mode else 0.0
+    state.fifo, state.num_parallel = True, 1  # Ollama's queue and slots, for every policy
     return FakeOllama(state).start(), state, cache
 
 
@@ -123,8 +143,23 @@ async def chat(client: ollama.AsyncClient, model: str) -> None:
     )
 
 
-async def naive(tasks: list[tuple[str, list[str]]], url: str) -> None:
+Task = tuple[str, list[str]]
+
+
+async def in_batches(tasks: list[Task], concurrency: int, run: Any) -> None:
+    """Run every task, at most `concurrency` at a time (as graph.abatch does)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(task: Task) -> None:
+        async with gate:
+            await run(task)
+
+    await asyncio.gather(*(one(task) for task in tasks))
+
+
+async def naive(tasks: list[Task], url: str, concurrency: int) -> None:
     client = ollama.AsyncClient(host=url)
+    one_call_at_a_time = asyncio.Lock()  # its swaps would race otherwise
 
     async def swap_to(model: str) -> None:
         other = EXECUTOR if model == BRAIN else BRAIN
@@ -133,28 +168,36 @@ async def naive(tasks: list[tuple[str, list[str]]], url: str) -> None:
             await asyncio.sleep(0.1 * TIME_SCALE)
         await client.generate(model=model, options=OPTIONS, keep_alive=-1)
 
-    for _, calls in tasks:
-        for model in calls:
-            await swap_to(model)
-            await chat(client, model)
-            if model == EXECUTOR:
-                await swap_to(BRAIN)  # the founding design reloads the brain every time
+    async def run(task: Task) -> None:
+        for model in task[1]:
+            async with one_call_at_a_time:
+                await swap_to(model)
+                await chat(client, model)
+                if model == EXECUTOR:
+                    await swap_to(BRAIN)  # the founding design reloads the brain every time
+
+    await in_batches(tasks, concurrency, run)
 
 
-async def ollama_evicts(tasks: list[tuple[str, list[str]]], url: str) -> None:
+async def ollama_evicts(tasks: list[Task], url: str, concurrency: int) -> None:
     client = ollama.AsyncClient(host=url)
-    for _, calls in tasks:
-        for model in calls:
+
+    async def run(task: Task) -> None:
+        for model in task[1]:
             await chat(client, model)
+
+    await in_batches(tasks, concurrency, run)
 
 
 async def orquestra(
-    tasks: list[tuple[str, list[str]]],
+    tasks: list[Task],
     url: str,
     state: FakeOllamaState,
     cache: PageCache,
     cache_dir: str,
+    concurrency: int,
 ) -> None:
+    manager_module.warm = cache.timed_warm  # every prefetch the manager starts is timed
     settings = load_settings(
         ollama_base_url=url, vram_budget_gb=16, cache_dir=cache_dir, home_role="none"
     )
@@ -165,34 +208,32 @@ async def orquestra(
         ledger=FootprintLedger(settings.cache_dir / LEDGER_FILENAME),
     )
 
-    async def prefetch(role: str, model: str) -> None:
-        if model not in state.runners:
-            cache.prefetch_started.setdefault(model, time.monotonic())
-        await manager.prefetch(role)
-
-    for kind, calls in tasks:
+    async def run(task: Task) -> None:
+        kind, calls = task
         if EXECUTOR in calls:
-            await prefetch("executor", EXECUTOR)  # the route node, for code and hybrid
+            await manager.prefetch("executor")  # the route node, for code and hybrid
         for i, model in enumerate(calls):
             role = "brain" if model == BRAIN else "executor"
             if kind == "hybrid" and model == EXECUTOR and calls[i - 1] == BRAIN:
                 await manager.ensure("executor")
-                await prefetch("brain", BRAIN)  # the execute node, before its code steps
+                await manager.prefetch("brain")  # the execute node, before its code steps
             async with manager.use(role) as chat_model:
                 await chat_model.ainvoke("step")
+
+    await in_batches(tasks, concurrency, run)
     await manager.aclose()
 
 
-def run_policy(name: str, tasks: list[tuple[str, list[str]]]) -> dict[str, Any]:
+def run_policy(name: str, tasks: list[Task], concurrency: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         server, state, cache = fake(Path(tmp), ollama_mode=name == "Ollama eviction")
         start = time.perf_counter()
         if name == "naive alternation":
-            asyncio.run(naive(tasks, server.url))
+            asyncio.run(naive(tasks, server.url, concurrency))
         elif name == "Ollama eviction":
-            asyncio.run(ollama_evicts(tasks, server.url))
+            asyncio.run(ollama_evicts(tasks, server.url, concurrency))
         else:
-            asyncio.run(orquestra(tasks, server.url, state, cache, tmp))
+            asyncio.run(orquestra(tasks, server.url, state, cache, tmp, concurrency))
         wall = (time.perf_counter() - start) / TIME_SCALE
         server.stop()
     generation = sum(GEN_S[m] for _, calls in tasks for m in calls)
@@ -205,25 +246,31 @@ def run_policy(name: str, tasks: list[tuple[str, list[str]]]) -> dict[str, Any]:
     }
 
 
-def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
+def plot(results: dict[tuple[str, str], dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (bars, line) = plt.subplots(2, 1, figsize=(10, 7))
-    names = list(results)
-    swap = [results[n]["swap_s"] for n in names]
-    gen = [results[n]["wall"] - results[n]["swap_s"] for n in names]
+    fig, (bars, line) = plt.subplots(2, 1, figsize=(11, 8))
+    names = [f"{policy}\n({mix})" for mix, policy in results]
+    runs = list(results.values())
+    gen = [r["wall"] - r["swap_s"] for r in runs]
     bars.barh(names, gen, label="generation (same for all)", color="#9bb")
-    bars.barh(names, swap, left=gen, label="swapping (load, unload, waits)", color="#d66")
+    bars.barh(
+        names, [r["swap_s"] for r in runs], left=gen, label="swapping and waiting", color="#d66"
+    )
+    for row, r in enumerate(runs):
+        bars.text(r["wall"] + 2, row, f"{r['wall']:.0f} s, {r['loads']} loads", va="center")
     bars.set_xlabel("simulated seconds for the 30-task workload")
-    bars.legend(loc="lower right")
-    bars.set_title("Swap policies, one workload (fake Ollama calibrated to anchors.md)")
+    bars.legend(loc="center right")
+    bars.set_xlim(0, max(r["wall"] for r in runs) * 1.25)
+    bars.invert_yaxis()
+    bars.set_title("Swap policies (fake Ollama calibrated to anchors.md)")
     colours = {BRAIN: "#36c", EXECUTOR: "#e83"}
-    for row, name in enumerate(names):
+    for row, r in enumerate(runs):
         spans: dict[str, float] = {}
-        for t, event, model in results[name]["timeline"]:
+        for t, event, model in r["timeline"]:
             if event == "load_start":
                 spans[model] = t
             elif event in ("vram_freed", "reload_freed") and model in spans:
@@ -235,14 +282,9 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
                     solid_capstyle="butt",
                 )
         for model, t in spans.items():
-            line.plot(
-                [t, results[name]["wall"]],
-                [row, row],
-                lw=8,
-                color=colours[model],
-                solid_capstyle="butt",
-            )
+            line.plot([t, r["wall"]], [row, row], lw=8, color=colours[model], solid_capstyle="butt")
     line.set_yticks(range(len(names)), names)
+    line.invert_yaxis()
     line.set_xlabel("simulated seconds (blue: brain resident, orange: executor resident)")
     line.set_title("VRAM residency timeline")
     fig.tight_layout()
@@ -253,34 +295,38 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=BATCH, help="tasks at a time in the batch")
     parser.add_argument("--plot", type=Path, default=None, help="write a PNG there")
     args = parser.parse_args()
     tasks = workload(args.tasks)
+    workloads = {"one at a time": 1, f"batch of {args.batch}": args.batch}
     results = {
-        name: run_policy(name, tasks)
-        for name in ("naive alternation", "Ollama eviction", "Orquestra")
+        (mix, policy): run_policy(policy, tasks, concurrency)
+        for mix, concurrency in workloads.items()
+        for policy in POLICIES
     }
-    ours = results["Orquestra"]["wall"]
     rows = []
-    for name, r in results.items():
-        ratio = ours / r["wall"]
-        target = TARGETS.get(name)
+    for (mix, policy), r in results.items():
+        ratio = results[(mix, "Orquestra")]["wall"] / r["wall"]
+        target = TARGETS.get(policy)
         verdict = (
             "" if target is None else (("ok" if ratio <= target else "MISS") + f" (<= {target})")
         )
         rows.append(
             [
-                name,
+                mix,
+                policy,
                 f"{r['wall']:.1f}",
                 r["loads"],
                 f"{r['swap_s']:.1f}",
-                f"{ratio:.2f}" if name != "Orquestra" else "1.00",
+                f"{ratio:.2f}" if policy != "Orquestra" else "1.00",
                 verdict,
             ]
         )
     kinds = {k: sum(1 for kind, _ in tasks if kind == k) for k in ("planning", "code", "hybrid")}
     print(f"{len(tasks)} tasks ({kinds}); simulated seconds (ran at x{TIME_SCALE})\n")
-    print(table(["policy", "wall s", "loads", "swap s", "Orquestra / policy", "target"], rows))
+    headers = ["workload", "policy", "wall s", "loads", "swap s", "Orquestra / policy", "target"]
+    print(table(headers, rows))
     if args.plot:
         plot(results, args.plot if args.plot.is_absolute() else ROOT / args.plot)
         print(f"\nplot: {args.plot}")

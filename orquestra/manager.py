@@ -167,6 +167,18 @@ class ModelManager:
             self._prefetch(checked), name=f"orquestra-prefetch-{checked}"
         )
 
+    async def _standby_prefetch(self) -> None:
+        """After a swap, start reading the model that is now out into the page cache.
+
+        Whatever the next task is, the next swap brings that model back, so its weights
+        are read from RAM then, not from disk. The model just loaded no longer needs its
+        file cached (its weights are on the GPU, or mapped and in use), so the page cache
+        only ever has to hold the model that is out.
+        """
+        for role in ROLES:
+            if self._models[role] not in self._resident:
+                await self.prefetch(role)
+
     async def _weights_path(self, role: Role) -> Path | None:
         model = self._models[role]
         if model not in self._weights:
@@ -415,6 +427,7 @@ class ModelManager:
                     before_load=lambda: self._cache_state(role),
                 )
                 self._record(event)
+                await self._standby_prefetch()
             self._home_failed = False
             self.last_error = None
         except Exception as exc:

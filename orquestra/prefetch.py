@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import mmap
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from orquestra.libc import libc as c_library
 
 READ_CHUNK = 8 * 1024 * 1024
 PAGE = mmap.PAGESIZE
@@ -46,30 +46,9 @@ def available_memory() -> int | None:
     return None
 
 
-def _libc() -> ctypes.CDLL | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    except OSError:
-        return None
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_long,
-    ]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
-    return libc
-
-
 def cached_fraction(path: Path) -> float | None:
     """Share of the file's pages in the page cache now (mincore), or None where unknown."""
-    libc = _libc()
+    libc = c_library()
     if libc is None:
         return None
     try:

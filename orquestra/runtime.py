@@ -70,7 +70,7 @@ def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
             )
     if choice == "embedded":
         settings = embedded_settings(settings)
-        return EmbeddedBackend(settings.cache_dir), settings
+        return EmbeddedBackend(settings.cache_dir, load_mode=settings.embedded_load), settings
     return OllamaBackend(settings.ollama_base_url, load_timeout_s=settings.load_timeout_s), settings
 
 

@@ -22,6 +22,7 @@ Role = Literal["brain", "executor"]
 ROLES: tuple[Role, ...] = ("brain", "executor")
 SwapPolicy = Literal["alternate", "coresident", "auto"]
 BackendName = Literal["ollama", "embedded", "auto"]
+EmbeddedLoad = Literal["mapped", "copied"]
 HomeRole = Literal["brain", "executor", "none"]
 
 DEFAULT_BRAIN_MODEL = "qwen2.5-32b-instruct-moe-rtx"
@@ -70,6 +71,14 @@ class Settings(BaseSettings):
         "auto",
         validation_alias=AliasChoices("ORQUESTRA_BACKEND", "backend"),
         description="Model backend: ollama, embedded (llama.cpp in-process) or auto.",
+    )
+    embedded_load: EmbeddedLoad = Field(
+        "mapped",
+        validation_alias=AliasChoices("ORQUESTRA_EMBEDDED_LOAD", "embedded_load"),
+        description=(
+            "Embedded weights: mapped (swaps at page-cache speed, context kept) or copied "
+            "(repacked for the CPU: faster generation on some CPUs, full reload per swap)."
+        ),
     )
     vram_budget_gb: float | None = Field(
         None,
@@ -165,7 +174,10 @@ class Settings(BaseSettings):
     prefetch: bool = Field(
         True,
         validation_alias=AliasChoices("ORQUESTRA_PREFETCH", "prefetch"),
-        description="Read the next model's weights into the page cache while the graph works.",
+        description=(
+            "Read the next model's weights into the page cache while the graph works, and the "
+            "model that is out after each swap."
+        ),
     )
     prefetch_reserve_gb: float = Field(
         2.0,

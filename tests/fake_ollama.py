@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -155,6 +155,14 @@ class FakeOllamaState:
         self.load_time: Callable[[str], float] | None = None
         self.after_load: Callable[[str], None] | None = None
         self.gen_s: dict[str, float] = {}
+        # Ollama's request queue (§11): requests pass the scheduler one at a time, in the
+        # order they came, and each runner serves `num_parallel` requests at once.
+        self.fifo = False
+        self.num_parallel: int | None = None
+        self._turns = threading.Condition()
+        self._tickets = 0
+        self._serving = 0
+        self._slots: dict[str, threading.Semaphore] = {}
         self.created: dict[str, dict[str, Any]] = {}
         self.t0 = time.monotonic()
 
@@ -235,6 +243,28 @@ class FakeOllamaState:
         self, name: str, raw_options: dict[str, Any] | None, keep_alive: Any
     ) -> tuple[int, dict[str, Any] | None, float]:
         """Load `name` if needed. Returns (status, error body or None, load seconds)."""
+        if not self.fifo:
+            return self._ensure_loaded(name, raw_options, keep_alive)
+        with self._turns:
+            ticket, self._tickets = self._tickets, self._tickets + 1
+            self._turns.wait_for(lambda: self._serving == ticket)
+        try:
+            return self._ensure_loaded(name, raw_options, keep_alive)
+        finally:
+            with self._turns:
+                self._serving += 1
+                self._turns.notify_all()
+
+    def generation_slot(self, name: str) -> threading.Semaphore | nullcontext[None]:
+        """Held while a request generates on `name`'s runner (one at a time by default)."""
+        if self.num_parallel is None:
+            return nullcontext()
+        with self.lock:
+            return self._slots.setdefault(canonical(name), threading.Semaphore(self.num_parallel))
+
+    def _ensure_loaded(
+        self, name: str, raw_options: Any, keep_alive: Any
+    ) -> tuple[int, dict[str, Any] | None, float]:
         start = time.monotonic()
         name = canonical(name)
         options = self._options(raw_options)
@@ -245,6 +275,10 @@ class FakeOllamaState:
                 outcome = self._schedule(name, options, keep_alive_s, deadline)
             if outcome[0] == "wait":
                 time.sleep(outcome[1])
+                continue
+            if outcome[0] == "busy":  # the VRAM wait starts once that runner is idle
+                time.sleep(outcome[1])
+                deadline = time.monotonic() + SERVER_VRAM_RECOVERY_WAIT_S
                 continue
             if outcome[0] == "error":
                 return outcome[1], outcome[2], 0.0
@@ -295,12 +329,19 @@ class FakeOllamaState:
         size = spec.runner_size(int(options["num_ctx"]))
         free = self.vram_total - self._used()
         if size > free and self.auto_evict:
-            # Ollama's own scheduler: expire idle runners to make room (§11).
+            # Ollama's own scheduler: expire idle runners to make room (§11)...
             for other in self.runners.values():
                 if other.active == 0 and not other.stop_requested and other.ready.is_set():
                     other.stop_requested = True
                     self._log(now, "unload_request", other.model)
                     self._schedule_stop(other, now)
+            # ...and when none is idle, wait until one is.
+            if (
+                self.runners
+                and not self.releasing
+                and all(r.active > 0 and not r.stop_requested for r in self.runners.values())
+            ):
+                return "busy", self.sched_poll_s or 0.005
         pending = self.releasing + [r for r in self.runners.values() if r.leave_ps_at]
         if size > free and pending and now < deadline:
             if self.sched_poll_s:
@@ -653,7 +694,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             if state.gen_s.get(canonical(model)):
-                time.sleep(state.gen_s[canonical(model)])
+                with state.generation_slot(model):
+                    time.sleep(state.gen_s[canonical(model)])
             message = state.next_reply(body)
             metrics = {
                 "total_duration": int((load_s + 0.01) * 1e9),

@@ -6,13 +6,14 @@ assembled once into the user's cache directory and reused by later runs.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import platformdirs
 import pytest
 
 from graph import Context, build_graph
-from orquestra.backends.embedded import llama_available
+from orquestra.backends.embedded import EmbeddedBackend, llama_available, resident_bytes
 from orquestra.embedded import assets
 from orquestra.errors import ModelNotFoundError
 from orquestra.runtime import build_model_manager, set_model_manager
@@ -85,3 +86,54 @@ async def test_embedded_brain_gives_structured_output() -> None:
     finally:
         await manager.aclose()
     assert isinstance(plan, Plan) and plan.goal and len(plan.steps) >= 1
+
+
+async def greedy(backend: EmbeddedBackend, model: str, options: dict[str, int]) -> str:
+    llama = backend.chat_model(model, options, -1).client  # type: ignore[attr-defined]
+
+    def run() -> str:
+        out = llama.create_completion("def add(a, b):", max_tokens=12, temperature=0)
+        return str(out["choices"][0]["text"])
+
+    return await asyncio.to_thread(run)
+
+
+@needs_models
+async def test_mapped_unload_suspends_gives_memory_back_and_resumes_the_same_model() -> None:
+    backend = EmbeddedBackend(USER_CACHE)  # ORQUESTRA_EMBEDDED_LOAD=mapped, the default
+    model, options = assets.EXECUTOR_MODEL.name, {"num_ctx": 2048}
+    try:
+        await backend.load(model, options, -1)
+        [loaded] = await backend.loaded()
+        llama = backend.chat_model(model, options, -1).client  # type: ignore[attr-defined]
+        before = await greedy(backend, model, options)
+        held = resident_bytes()
+
+        await backend.unload(model)
+        assert backend.suspended_models == [model] and await backend.loaded() == []
+        assert held - resident_bytes() > 0.7 * loaded.size_vram  # the weights left memory
+
+        await backend.load(model, options, -1)
+        assert backend.chat_model(model, options, -1).client is llama  # type: ignore[attr-defined]
+        assert await greedy(backend, model, options) == before
+        assert backend.suspended_models == []
+
+        await backend.unload(model)
+        await backend.load(model, {"num_ctx": 1024}, -1)  # other options: opened again
+        assert backend.chat_model(model, {}, -1).client is not llama  # type: ignore[attr-defined]
+    finally:
+        await backend.aclose()
+    assert backend.suspended_models == [] and await backend.loaded() == []
+
+
+@needs_models
+async def test_copied_unload_closes_the_model() -> None:
+    backend = EmbeddedBackend(USER_CACHE, load_mode="copied")
+    model = assets.EXECUTOR_MODEL.name
+    try:
+        await backend.load(model, {"num_ctx": 1024}, -1)
+        assert [m.name for m in await backend.loaded()] == [model]
+        await backend.unload(model)
+        assert backend.suspended_models == [] and await backend.loaded() == []
+    finally:
+        await backend.aclose()

@@ -260,3 +260,34 @@ async def test_fake_server_can_evict_like_ollama_for_the_baseline(
         )
     assert sum(state.loads.values()) == 3 and state.events("oom") == []
     assert not overlaps(state.residency(BRAIN), state.residency(EXECUTOR))
+
+
+async def test_fake_server_queues_like_ollama_for_the_batch_baseline(
+    state: FakeOllamaState,
+    server,  # type: ignore[no-untyped-def]
+) -> None:
+    """Concurrent requests pass one at a time in arrival order; a busy model is waited for.
+
+    Brain, executor, brain sent together: the executor's request waits for the brain to go
+    idle (no out-of-memory), and the second brain request, queued behind it, reloads the
+    brain: the alternation Ollama's first-come first-served queue gives.
+    """
+    import ollama
+
+    state.auto_evict, state.sched_poll_s = True, 0.01
+    state.fifo, state.num_parallel = True, 1
+    state.gen_s = {BRAIN: 0.05, EXECUTOR: 0.05}
+    client = ollama.AsyncClient(host=server.url)
+
+    async def ask(model: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await client.chat(
+            model=model,
+            messages=[{"role": "user", "content": "hi"}],
+            options={"num_ctx": 8192, "num_gpu": 999},
+        )
+
+    await asyncio.gather(ask(BRAIN, 0), ask(EXECUTOR, 0.01), ask(BRAIN, 0.02))
+    assert [e.model for e in state.events("load_start")] == [BRAIN, EXECUTOR, BRAIN]
+    assert state.events("oom") == []
+    assert not overlaps(state.residency(BRAIN), state.residency(EXECUTOR))

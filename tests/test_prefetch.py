@@ -72,13 +72,30 @@ async def test_a_swap_records_whether_its_weights_were_prefetched(
     make_manager: ManagerFactory, blobs: dict[str, Path]
 ) -> None:
     manager = make_manager()
+    for path in blobs.values():
+        prefetch.evict(path)
     await manager.ensure("brain")
+    assert manager.events[-1].prefetched is False  # nothing knew it was coming
     await manager.prefetch("executor")
     await manager.ensure("executor")
     swap = manager.events[-1]
     assert swap.to_role == "executor" and swap.prefetched and swap.page_cache == 1.0
-    await manager.ensure("brain")
-    assert manager.events[-1].prefetched is False
+
+
+async def test_after_each_swap_the_model_that_went_out_is_read_back_in(
+    make_manager: ManagerFactory, blobs: dict[str, Path]
+) -> None:
+    manager = make_manager()
+    for path in blobs.values():
+        prefetch.evict(path)
+    await manager.ensure("executor")  # the brain is read while the executor is in...
+    await manager.ensure("brain")  # ...so this swap loads it from RAM, and so on
+    await manager.ensure("executor")
+    assert [(e.to_role, e.prefetched, e.page_cache) for e in manager.events] == [
+        ("executor", False, 0.0),
+        ("brain", True, 1.0),
+        ("executor", True, 1.0),
+    ]
 
 
 async def test_prefetch_can_be_turned_off(

@@ -54,6 +54,7 @@ def test_keyword_overrides_win(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("ORQUESTRA_SWAP_POLICY", "sometimes", "alternate, coresident, auto"),
         ("ORQUESTRA_BACKEND", "vllm", "ollama, embedded, auto"),
+        ("ORQUESTRA_EMBEDDED_LOAD", "mmap", "mapped, copied"),
         ("ORQUESTRA_HOME_ROLE", "coder", "brain, executor, none"),
         ("ORQUESTRA_VRAM_BUDGET_GB", "-3", "greater than 0"),
         ("ORQUESTRA_VRAM_BUDGET_GB", "sixteen", "valid number"),
@@ -87,3 +88,19 @@ def test_keep_alive_accepts_what_ollama_accepts() -> None:
         ("300ms", "300ms"),
     ]:
         assert load_settings(brain_keep_alive=value).keep_alive_for("brain") == expected
+
+
+def test_every_setting_is_documented_in_the_readme_table() -> None:
+    from pydantic import AliasChoices
+
+    from orquestra.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        assert isinstance(alias, AliasChoices), name
+        variable = str(alias.choices[0])
+        if f"`{variable}`" not in readme:
+            missing.append(variable)
+    assert missing == [], f"add these to README.md's settings table: {missing}"

@@ -1,10 +1,21 @@
 """The embedded backend: GGUF models run in-process by llama-cpp-python.
 
-Loading opens the model (weights read into memory, not memory-mapped, so the memory it
-takes is real and is given back on unload); unloading closes it. The footprint is
-measured for real: the process's resident memory before and after the load. Chat models
-are langchain-community's ChatLlamaCpp bound to the already loaded model, so a model is
-never loaded twice; their calls run in a worker thread, never on the event loop.
+Two ways to hold the weights (`ORQUESTRA_EMBEDDED_LOAD`):
+
+- `mapped` (default): llama.cpp maps the GGUF file read-only and uses the weights in place
+  (no repacking into CPU-specific layouts). Unloading *suspends* the model: its weight
+  pages are released from the process at once (see `orquestra.embedded.residency`) while
+  the tokenizer, metadata and context, KV cache included, stay; loading it again maps the
+  pages back from the page cache. A swap then costs about a page-cache read of the file
+  instead of llama.cpp's whole load, and a prompt prefix already evaluated before the swap
+  is not evaluated again. Where pages cannot be released (not Linux), unloading closes.
+- `copied`: the weights are read into memory and repacked for the CPU (faster generation
+  on some CPUs); unloading closes the model and the next load does all the work again.
+
+The footprint is measured for real: the process's resident memory before and after the
+first load. Chat models are langchain-community's ChatLlamaCpp bound to the loaded model,
+so a model is never loaded twice; their calls run in a worker thread, never on the event
+loop.
 """
 
 from __future__ import annotations
@@ -13,21 +24,50 @@ import asyncio
 import gc
 import importlib.util
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.backends.base import LoadedModel, ModelFacts
+from orquestra.embedded import residency
 from orquestra.embedded.assets import INSTALL_HINT, assemble, find, model_path
 from orquestra.errors import BackendUnavailableError, ModelNotFoundError
+from orquestra.settings import EmbeddedLoad
 
 # Reply length cap of the embedded chat models (small models ramble).
 MAX_TOKENS = 768
 # Fixed sampling seed: the same request gives the same reply, run after run.
 SAMPLING_SEED = 42
+
+# Llama() builds its model parameters itself; the switch for weight repacking is set by
+# wrapping the defaults it starts from, under a lock, for the duration of one load.
+_MODEL_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _weights_used_in_place() -> Iterator[None]:
+    """Loads in this block keep the weights as mapped (no repacked copies)."""
+    import llama_cpp.llama_cpp as low_level  # the module Llama() takes its defaults from
+
+    original = low_level.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    with _MODEL_PARAMS_LOCK:
+        low_level.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            low_level.llama_model_default_params = original
 
 
 def llama_available() -> bool:
@@ -52,16 +92,31 @@ class EmbeddedBackend:
     # A chat model holds the loaded llama.cpp model: make a new one after every load.
     reusable_chat_models = False
 
-    def __init__(self, cache_dir: Path, *, n_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        n_threads: int | None = None,
+        load_mode: EmbeddedLoad = "mapped",
+    ) -> None:
         if not llama_available():
             raise BackendUnavailableError(
                 f"The embedded backend needs llama-cpp-python. Run: {INSTALL_HINT}"
             )
         self.cache_dir = cache_dir
         self.n_threads = n_threads
+        self.load_mode = load_mode
         self._models: dict[str, Any] = {}
+        self._suspended: dict[str, Any] = {}
+        self._options: dict[str, dict[str, Any]] = {}
+        self._mappings: dict[str, residency.Mapping] = {}
         self._sizes: dict[str, int] = {}
         self._paths: dict[str, Path] = {}
+
+    @property
+    def suspended_models(self) -> list[str]:
+        """Models whose weights were released but whose tokenizer and context stay."""
+        return list(self._suspended)
 
     def _open(self, model: str, options: Mapping[str, Any]) -> tuple[Any, int]:
         from llama_cpp import Llama
@@ -69,26 +124,41 @@ class EmbeddedBackend:
         path = assemble(find(model), self.cache_dir)
         gc.collect()
         before = resident_bytes()
-        llama = Llama(
-            model_path=str(path),
-            n_ctx=int(options.get("num_ctx", 4096)),
-            n_gpu_layers=int(options.get("num_gpu", -1)),
-            n_threads=self.n_threads,
-            use_mmap=False,
-            seed=SAMPLING_SEED,
-            verbose=False,
-        )
+        mapped = self.load_mode == "mapped"
+        with _weights_used_in_place() if mapped else nullcontext():
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=int(options.get("num_ctx", 4096)),
+                n_gpu_layers=int(options.get("num_gpu", -1)),
+                n_threads=self.n_threads,
+                use_mmap=mapped,
+                seed=SAMPLING_SEED,
+                verbose=False,
+            )
         used = resident_bytes() - before
         self._paths[model] = path
+        mapping = residency.find_mapping(path) if mapped else None
+        if mapping is not None:
+            self._mappings[model] = mapping
         return llama, used if used > 0 else path.stat().st_size
 
     async def load(self, model: str, options: Mapping[str, Any], keep_alive: float | str) -> float:
-        """Open the model (assembling its file on first use); return the seconds it took."""
+        """Open the model, or map a suspended one in again; return the seconds it took.
+
+        The first load assembles the model's file. A suspended model opened with other
+        options (context size) is closed and opened again with the new ones.
+        """
         start = time.perf_counter()
         key = find(model).name
-        if key not in self._models:
-            llama, size = await asyncio.to_thread(self._open, key, dict(options))
-            self._models[key], self._sizes[key] = llama, size
+        wanted = dict(options)
+        if key in self._suspended and self._options.get(key) != wanted:
+            await self._close_model(key, self._suspended.pop(key))
+        if key in self._suspended:
+            await asyncio.to_thread(residency.populate, self._mappings[key])
+            self._models[key] = self._suspended.pop(key)
+        elif key not in self._models:
+            llama, size = await asyncio.to_thread(self._open, key, wanted)
+            self._models[key], self._sizes[key], self._options[key] = llama, size, wanted
         return time.perf_counter() - start
 
     def _close(self, llama: Any) -> None:
@@ -98,21 +168,31 @@ class EmbeddedBackend:
         del llama
         gc.collect()
 
+    async def _close_model(self, key: str, llama: Any) -> None:
+        self._sizes.pop(key, None)
+        self._options.pop(key, None)
+        self._mappings.pop(key, None)
+        await asyncio.to_thread(self._close, llama)
+
     async def unload(self, model: str) -> None:
-        """Close the model and give its memory back."""
+        """Give the model's memory back: suspend it when mapped, else close it."""
         key = find(model).name
         llama = self._models.pop(key, None)
-        self._sizes.pop(key, None)
-        if llama is not None:
-            await asyncio.to_thread(self._close, llama)
+        if llama is None:
+            return
+        mapping = self._mappings.get(key)
+        if mapping is not None and await asyncio.to_thread(residency.release, mapping):
+            self._suspended[key] = llama
+        else:
+            await self._close_model(key, llama)
 
     async def wait_unloaded(self, model: str, timeout_s: float) -> None:
         """Unloading is synchronous here: nothing to wait for."""
         return None
 
     async def loaded(self) -> list[LoadedModel]:
-        """The open models and the memory each took when it was loaded."""
-        return [LoadedModel(name, size, size) for name, size in self._sizes.items()]
+        """The resident models and the memory each took when it was loaded."""
+        return [LoadedModel(name, self._sizes[name], self._sizes[name]) for name in self._models]
 
     async def weights_path(self, model: str) -> Path | None:
         """The assembled GGUF file, once it exists (assembly happens on the first load)."""
@@ -145,6 +225,8 @@ class EmbeddedBackend:
         return chat
 
     async def aclose(self) -> None:
-        """Close every open model."""
-        for model in list(self._models):
-            await self.unload(model)
+        """Close every model, resident or suspended."""
+        for key, llama in [*self._models.items(), *self._suspended.items()]:
+            await self._close_model(key, llama)
+        self._models.clear()
+        self._suspended.clear()

@@ -254,6 +254,8 @@ class ModelManager:
             "budget_source": self.budget_source,
             "nvml": reading is not None,
             "backend": self.backend.name,
+            # Embedded `mapped` models unloaded but kept with tokenizer and context.
+            "suspended": list(getattr(self.backend, "suspended_models", [])),
             "swaps": self._swap_count,
             "last_swap_s": last.total_s if last else None,
             "last_swap": last.as_dict() if last else None,

@@ -71,6 +71,7 @@ async def test_code_task_runs_for_real_with_a_real_swap() -> None:
     assert (swap["from_role"], swap["to_role"]) == ("brain", "executor")
     assert swap["unload_s"] > 0 and swap["load_s"] > 0 and swap["footprint_gb"] > 0
     assert status["executor_loaded"] and not status["brain_loaded"]  # the budget holds one
+    assert status["suspended"] == [assets.BRAIN_MODEL.name]  # weights out, context kept
 
 
 @needs_models

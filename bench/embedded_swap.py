@@ -36,6 +36,7 @@ MODES = ("mapped", "copied")
 # Generation speed probe: a fixed prompt, greedy, this many new tokens.
 SPEED_PROMPT = "Write a Python function that returns the n-th Fibonacci number."
 SPEED_TOKENS = 64
+SPEED_ROUNDS = 3
 
 
 def page_cache_read(path: Path) -> float:
@@ -50,7 +51,7 @@ def page_cache_read(path: Path) -> float:
 
 
 async def tokens_per_second(manager: Any, role: str) -> float:
-    """Greedy generation speed of the resident model (the prompt evaluated first)."""
+    """Greedy generation speed of the resident model (prompt evaluated first), median."""
     async with manager.use(role) as chat:
         llama = chat.client
 
@@ -61,7 +62,7 @@ async def tokens_per_second(manager: Any, role: str) -> float:
             out = llama.create_completion(SPEED_PROMPT, max_tokens=SPEED_TOKENS, temperature=0)
             return float(out["usage"]["completion_tokens"]) / (time.perf_counter() - start)
 
-        return await asyncio.to_thread(run)
+        return median([await asyncio.to_thread(run) for _ in range(SPEED_ROUNDS)])
 
 
 async def measure(mode: str, rounds: int, floors: dict[str, float]) -> list[list[object]]:

@@ -263,7 +263,7 @@ def plot(results: dict[tuple[str, str], dict[str, Any]], path: Path) -> None:
     for row, r in enumerate(runs):
         bars.text(r["wall"] + 2, row, f"{r['wall']:.0f} s, {r['loads']} loads", va="center")
     bars.set_xlabel("simulated seconds for the 30-task workload")
-    bars.legend(loc="center right")
+    bars.legend(loc="lower right")
     bars.set_xlim(0, max(r["wall"] for r in runs) * 1.25)
     bars.invert_yaxis()
     bars.set_title("Swap policies (fake Ollama calibrated to anchors.md)")

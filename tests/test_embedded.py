@@ -108,6 +108,7 @@ async def test_mapped_unload_suspends_gives_memory_back_and_resumes_the_same_mod
         [loaded] = await backend.loaded()
         llama = backend.chat_model(model, options, -1).client  # type: ignore[attr-defined]
         before = await greedy(backend, model, options)
+        evaluated = llama.n_tokens
         held = resident_bytes()
 
         await backend.unload(model)
@@ -116,6 +117,7 @@ async def test_mapped_unload_suspends_gives_memory_back_and_resumes_the_same_mod
 
         await backend.load(model, options, -1)
         assert backend.chat_model(model, options, -1).client is llama  # type: ignore[attr-defined]
+        assert llama.n_tokens == evaluated > 0  # the KV state survived: a prefix is reused
         assert await greedy(backend, model, options) == before
         assert backend.suspended_models == []
 

@@ -201,7 +201,12 @@ class ModelManager:
             log.info("Prefetch of %s failed: %s", path, exc)
             return None
         self.prefetched[self._models[role]] = result
-        log.info("Prefetched %s: %.2f GiB in %.2f s", path, gib(result.bytes_read), result.seconds)
+        if result.already_cached:
+            log.info("Prefetch of %s: already in the page cache", path)
+        else:
+            log.info(
+                "Prefetched %s: %.2f GiB in %.2f s", path, gib(result.bytes_read), result.seconds
+            )
         return result
 
     async def _cache_state(self, role: Role) -> tuple[float | None, bool]:

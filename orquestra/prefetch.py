@@ -21,6 +21,8 @@ from orquestra.libc import libc as c_library
 
 READ_CHUNK = 8 * 1024 * 1024
 PAGE = mmap.PAGESIZE
+# A file this share of which is in the page cache already is not read again.
+ALREADY_CACHED_FRACTION = 0.99
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class WarmResult:
     seconds: float
     limited: bool
     """True when available memory allowed only part of the file."""
+    already_cached: bool = False
+    """True when the file was in the page cache already, so nothing was read."""
 
 
 def available_memory() -> int | None:
@@ -80,6 +84,8 @@ def warm(path: Path, *, reserve_bytes: int) -> WarmResult:
     """Read `path` into the page cache, as far as available memory minus `reserve_bytes` allows."""
     start = time.perf_counter()
     size = path.stat().st_size
+    if (cached_fraction(path) or 0.0) >= ALREADY_CACHED_FRACTION:
+        return WarmResult(str(path), 0, round(time.perf_counter() - start, 4), False, True)
     available = available_memory()
     budget = size if available is None else max(min(size, available - reserve_bytes), 0)
     done = 0
@@ -105,6 +111,8 @@ def evict(path: Path) -> None:
         return
     fd = os.open(path, os.O_RDONLY)
     try:
+        with contextlib.suppress(OSError):
+            os.fdatasync(fd)  # dirty pages (a file just written) are not dropped otherwise
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)

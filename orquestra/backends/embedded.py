@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,20 @@ def resident_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+@dataclass
+class _OpenModel:
+    """One model llama.cpp has open: resident, or suspended (weights released)."""
+
+    llama: Any
+    path: Path
+    options: dict[str, Any]
+    size: int
+    """Resident memory the first load took (bytes)."""
+    mapping: residency.Mapping | None
+    """The weights' read-only mapping, when they can be released and mapped in again."""
+    resident: bool = True
+
+
 class EmbeddedBackend:
     """Effects for the embedded models; `loaded()` reports memory as device memory."""
 
@@ -106,19 +121,14 @@ class EmbeddedBackend:
         self.cache_dir = cache_dir
         self.n_threads = n_threads
         self.load_mode = load_mode
-        self._models: dict[str, Any] = {}
-        self._suspended: dict[str, Any] = {}
-        self._options: dict[str, dict[str, Any]] = {}
-        self._mappings: dict[str, residency.Mapping] = {}
-        self._sizes: dict[str, int] = {}
-        self._paths: dict[str, Path] = {}
+        self._open_models: dict[str, _OpenModel] = {}
 
     @property
     def suspended_models(self) -> list[str]:
         """Models whose weights were released but whose tokenizer and context stay."""
-        return list(self._suspended)
+        return [key for key, entry in self._open_models.items() if not entry.resident]
 
-    def _open(self, model: str, options: Mapping[str, Any]) -> tuple[Any, int]:
+    def _open(self, model: str, options: dict[str, Any]) -> _OpenModel:
         from llama_cpp import Llama
 
         path = assemble(find(model), self.cache_dir)
@@ -136,11 +146,13 @@ class EmbeddedBackend:
                 verbose=False,
             )
         used = resident_bytes() - before
-        self._paths[model] = path
-        mapping = residency.find_mapping(path) if mapped else None
-        if mapping is not None:
-            self._mappings[model] = mapping
-        return llama, used if used > 0 else path.stat().st_size
+        return _OpenModel(
+            llama=llama,
+            path=path,
+            options=options,
+            size=used if used > 0 else path.stat().st_size,
+            mapping=residency.find_mapping(path) if mapped else None,
+        )
 
     async def load(self, model: str, options: Mapping[str, Any], keep_alive: float | str) -> float:
         """Open the model, or map a suspended one in again; return the seconds it took.
@@ -151,14 +163,16 @@ class EmbeddedBackend:
         start = time.perf_counter()
         key = find(model).name
         wanted = dict(options)
-        if key in self._suspended and self._options.get(key) != wanted:
-            await self._close_model(key, self._suspended.pop(key))
-        if key in self._suspended:
-            await asyncio.to_thread(residency.populate, self._mappings[key])
-            self._models[key] = self._suspended.pop(key)
-        elif key not in self._models:
-            llama, size = await asyncio.to_thread(self._open, key, wanted)
-            self._models[key], self._sizes[key], self._options[key] = llama, size, wanted
+        entry = self._open_models.get(key)
+        if entry is not None and not entry.resident and entry.options != wanted:
+            await self._close_model(key)
+            entry = None
+        if entry is None:
+            self._open_models[key] = await asyncio.to_thread(self._open, key, wanted)
+        elif not entry.resident:
+            if entry.mapping is not None:  # always set for a suspended model
+                await asyncio.to_thread(residency.populate, entry.mapping)
+            entry.resident = True
         return time.perf_counter() - start
 
     def _close(self, llama: Any) -> None:
@@ -168,23 +182,20 @@ class EmbeddedBackend:
         del llama
         gc.collect()
 
-    async def _close_model(self, key: str, llama: Any) -> None:
-        self._sizes.pop(key, None)
-        self._options.pop(key, None)
-        self._mappings.pop(key, None)
-        await asyncio.to_thread(self._close, llama)
+    async def _close_model(self, key: str) -> None:
+        entry = self._open_models.pop(key)
+        await asyncio.to_thread(self._close, entry.llama)
 
     async def unload(self, model: str) -> None:
         """Give the model's memory back: suspend it when mapped, else close it."""
         key = find(model).name
-        llama = self._models.pop(key, None)
-        if llama is None:
+        entry = self._open_models.get(key)
+        if entry is None or not entry.resident:
             return
-        mapping = self._mappings.get(key)
-        if mapping is not None and await asyncio.to_thread(residency.release, mapping):
-            self._suspended[key] = llama
+        if entry.mapping is not None and await asyncio.to_thread(residency.release, entry.mapping):
+            entry.resident = False
         else:
-            await self._close_model(key, llama)
+            await self._close_model(key)
 
     async def wait_unloaded(self, model: str, timeout_s: float) -> None:
         """Unloading is synchronous here: nothing to wait for."""
@@ -192,7 +203,11 @@ class EmbeddedBackend:
 
     async def loaded(self) -> list[LoadedModel]:
         """The resident models and the memory each took when it was loaded."""
-        return [LoadedModel(name, self._sizes[name], self._sizes[name]) for name in self._models]
+        return [
+            LoadedModel(key, entry.size, entry.size)
+            for key, entry in self._open_models.items()
+            if entry.resident
+        ]
 
     async def weights_path(self, model: str) -> Path | None:
         """The assembled GGUF file, once it exists (assembly happens on the first load)."""
@@ -210,13 +225,12 @@ class EmbeddedBackend:
         """ChatLlamaCpp bound to the loaded model (no second load)."""
         from orquestra.backends.llamacpp_chat import SchemaChatLlamaCpp as ChatLlamaCpp
 
-        key = find(model).name
-        llama = self._models.get(key)
-        if llama is None:
+        entry = self._open_models.get(find(model).name)
+        if entry is None or not entry.resident:
             raise ModelNotFoundError(f"{model} is not loaded; the manager loads it before use.")
         chat: BaseChatModel = ChatLlamaCpp.model_construct(
-            client=llama,
-            model_path=str(self._paths[key]),
+            client=entry.llama,
+            model_path=str(entry.path),
             n_ctx=int(options.get("num_ctx", 4096)),
             max_tokens=MAX_TOKENS,
             temperature=0.2,
@@ -226,7 +240,5 @@ class EmbeddedBackend:
 
     async def aclose(self) -> None:
         """Close every model, resident or suspended."""
-        for key, llama in [*self._models.items(), *self._suspended.items()]:
-            await self._close_model(key, llama)
-        self._models.clear()
-        self._suspended.clear()
+        for key in list(self._open_models):
+            await self._close_model(key)

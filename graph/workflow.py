@@ -6,9 +6,14 @@ then execute" is a visible path in Studio:
     START → route ─┬─ swap_to_brain ─┬─ respond ⇄ brain_tools → END
                    │                 └─ plan ─┬─ swap_to_executor → execute ─┬─ END (code)
                    │                          └─ reflect                     └─ swap_back_to_brain
-                   └─ swap_to_executor → execute                                  → reflect
+                   └─ swap_to_executor → execute                        ─┬─ rescue ─┬─ reflect
+                                                                         ├─ reflect └─ END (code)
+                                                                         └─ END
                                                         reflect ─┬─ swap_to_executor (revise)
                                                                  └─ END
+
+The executor's code runs against checks taken from the request; when all its candidates
+fail, the brain rescues the step (`rescue`), with no extra swap on a hybrid task.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from nodes.context import Context
 from nodes.execute import after_execute, execute
 from nodes.plan import plan
 from nodes.reflect import after_reflect, reflect
+from nodes.rescue import after_rescue, rescue
 from nodes.respond import after_respond, brain_tools, respond
 from nodes.route import after_route, route
 from nodes.state import State
@@ -42,6 +48,14 @@ def _after_plan(state: State) -> str:
     return "swap_to_executor" if needs_code else "reflect"
 
 
+def _after_brain_return(state: State) -> str:
+    if state.get("error"):
+        return END
+    if state.get("pending_rescue"):
+        return "rescue"
+    return "reflect" if state.get("task_type") == "hybrid" else END
+
+
 def create_workflow() -> StateGraph[State, Context, State, State]:
     """The uncompiled workflow, for callers that add nodes or pick their own compile options."""
     workflow: StateGraph[State, Context, State, State] = StateGraph(State, context_schema=Context)
@@ -53,6 +67,7 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
     workflow.add_node("swap_to_executor", make_swap_node("executor"))
     workflow.add_node("execute", execute)
     workflow.add_node("swap_back_to_brain", make_swap_node("brain"))
+    workflow.add_node("rescue", rescue)
     workflow.add_node("reflect", reflect)
 
     workflow.add_edge(START, "route")
@@ -63,7 +78,10 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
     workflow.add_conditional_edges("plan", _after_plan, ["swap_to_executor", "reflect"])
     workflow.add_conditional_edges("swap_to_executor", unless_failed("execute"), ["execute", END])
     workflow.add_conditional_edges("execute", after_execute, ["swap_back_to_brain", END])
-    workflow.add_conditional_edges("swap_back_to_brain", unless_failed("reflect"), ["reflect", END])
+    workflow.add_conditional_edges(
+        "swap_back_to_brain", _after_brain_return, ["rescue", "reflect", END]
+    )
+    workflow.add_conditional_edges("rescue", after_rescue, ["reflect", END])
     workflow.add_conditional_edges("reflect", after_reflect, ["swap_to_executor", END])
     return workflow
 

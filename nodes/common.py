@@ -6,16 +6,21 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.config import get_stream_writer
 
 from nodes.context import Context
+from nodes.prompts import REWRITE_PROMPT
 from orquestra.events import SwapEvent
+from orquestra.language import NAMES, Language, detect_language, language_scores
 from orquestra.manager import ModelManager
 from orquestra.runtime import amanager_for
 
 # How much of stdout/stderr a prompt or a stream event carries.
 OUTPUT_TAIL_CHARS = 2000
+# Words of evidence an answer needs before its language is judged (short answers pass).
+LANGUAGE_EVIDENCE = 4.0
 
 
 async def manager_for(context: Context) -> ModelManager:
@@ -29,6 +34,14 @@ def request_text(state: Mapping[str, Any]) -> str:
         if isinstance(message, HumanMessage):
             return message_text(message)
     return ""
+
+
+def request_language(state: Mapping[str, Any]) -> Language:
+    """The language of the request (as the route node found it, or detected now)."""
+    found = state.get("language")
+    if found in ("en", "pt", "es"):
+        return found  # type: ignore[no-any-return]
+    return detect_language(request_text(state))
 
 
 def message_text(message: BaseMessage) -> str:
@@ -70,3 +83,20 @@ async def recording_swaps(manager: ModelManager) -> AsyncIterator[list[dict[str,
 def tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
     """The end of a long output, marked when cut."""
     return text if len(text) <= limit else "[...]\n" + text[-limit:]
+
+
+def in_other_language(text: str, language: Language) -> bool:
+    """Whether `text` has enough prose to tell, and is written in another language."""
+    scores = language_scores(text)
+    return max(scores.values()) >= LANGUAGE_EVIDENCE and detect_language(text) != language
+
+
+async def answer_in_language(chat: BaseChatModel, text: str, language: Language) -> str:
+    """`text` as is, or rewritten by `chat` when it is in another language than `language`."""
+    if not in_other_language(text, language):
+        return text
+    reply = await chat.ainvoke(
+        [HumanMessage(REWRITE_PROMPT.format(language=NAMES[language], answer=text))]
+    )
+    rewritten = message_text(reply).strip()
+    return rewritten if rewritten and not in_other_language(rewritten, language) else text

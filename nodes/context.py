@@ -14,6 +14,8 @@ DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_MAX_ITERATIONS = 2
 DEFAULT_EXECUTION_TIMEOUT_S = 30.0
 DEFAULT_MAX_TOOL_ROUNDS = 4
+DEFAULT_RESCUE_ATTEMPTS = 2
+TASK_TYPES = ("auto", "conversation", "planning", "code", "hybrid")
 
 # Field name → environment variable read when the field is left at its default.
 ENVIRONMENT = {
@@ -24,6 +26,7 @@ ENVIRONMENT = {
     "max_iterations": "ORQUESTRA_MAX_ITERATIONS",
     "execution_timeout_s": "ORQUESTRA_EXECUTION_TIMEOUT_S",
     "max_tool_rounds": "ORQUESTRA_MAX_TOOL_ROUNDS",
+    "rescue_attempts": "ORQUESTRA_RESCUE_ATTEMPTS",
     "workspace_dir": "ORQUESTRA_WORKSPACE",
 }
 
@@ -46,7 +49,16 @@ class Context:
     )
     max_attempts: int = field(
         default=DEFAULT_MAX_ATTEMPTS,
-        metadata={"description": "Runs per code step, debugging with the real error between."},
+        metadata={
+            "description": "Executor candidates per code step; the first to pass the checks wins."
+        },
+    )
+    rescue_attempts: int = field(
+        default=DEFAULT_RESCUE_ATTEMPTS,
+        metadata={
+            "description": "Brain attempts at a code step whose executor candidates all failed "
+            "(0: no rescue)."
+        },
     )
     max_iterations: int = field(
         default=DEFAULT_MAX_ITERATIONS,
@@ -59,6 +71,13 @@ class Context:
     max_tool_rounds: int = field(
         default=DEFAULT_MAX_TOOL_ROUNDS,
         metadata={"description": "Tool-calling rounds the brain may take per answer."},
+    )
+    task_type: str = field(
+        default="auto",
+        metadata={
+            "description": "auto (the router decides), or force conversation, planning, code "
+            "or hybrid."
+        },
     )
     workspace_dir: str = field(
         default=".",
@@ -81,6 +100,12 @@ class Context:
         for name in ("max_attempts", "max_iterations", "max_tool_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.rescue_attempts < 0:
+            raise ValueError(f"rescue_attempts must be 0 or more, got {self.rescue_attempts}.")
+        if self.task_type not in TASK_TYPES:
+            raise ValueError(
+                f"task_type={self.task_type!r} is invalid. Allowed values: {', '.join(TASK_TYPES)}."
+            )
         if self.swap_policy not in ("alternate", "coresident", "auto"):
             raise ValueError(
                 f"swap_policy={self.swap_policy!r} is invalid. Allowed values: alternate, "

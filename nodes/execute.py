@@ -1,142 +1,101 @@
-"""The execute node: the executor writes code, the sandbox runs it, failures are debugged.
+"""The execute node: the executor writes code, the sandbox runs it against the request's checks.
 
 All code steps of a request run in one residency of the executor (one lease for the
-whole node). Each step gets up to `max_attempts` runs; after a failure the executor sees
-the real exit code, stderr and stdout and answers with a corrected script, without going
-back to the brain.
+whole node). Each step gets up to `max_attempts` candidates (see `nodes.solve`); the
+first that passes the checks wins. A step whose candidates all fail goes to the brain's
+rescue (`nodes.rescue`) when `rescue_attempts` allows.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.common import emit, manager_for, message_text, request_text, tail
+from nodes.answer import chosen_runs, code_answer, failed_steps
+from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
-from nodes.prompts import DEBUG_PROMPT, EXECUTOR_STEP, EXECUTOR_SYSTEM
+from nodes.solve import CodeTask, coder_messages, strategies, write_until_accepted
 from nodes.state import State
-from tools.extract import extract_code
-from tools.sandbox import ExecutionResult, arun_python
+from orquestra.language import detect_language
+from tools.spec import read_spec
 
-NO_CODE_ERROR = "No Python code block was found in the reply."
+# How much of an earlier step's output a later step sees.
+EARLIER_OUTPUT_CHARS = 500
 
 
-def code_steps(state: State) -> list[str]:
+def code_steps(state: State) -> list[tuple[int, str]]:
     """What to code: the plan's code steps (hybrid) or the request itself (code path)."""
     plan = state.get("plan")
     if state.get("task_type") == "hybrid" and plan:
-        return [s["description"] for s in plan["steps"] if s.get("needs_code")]
-    return [request_text(state)]
+        return [
+            (index, step["description"])
+            for index, step in enumerate(plan["steps"], 1)
+            if step.get("needs_code")
+        ]
+    return [(1, "")]
 
 
-def _record(step: int, attempt: int, result: ExecutionResult) -> dict[str, Any]:
-    return {
-        "step": step,
-        "attempt": attempt,
-        "code": result.code,
-        "stdout": result.stdout,
-        "stderr": result.stderr,
-        "exit_code": result.exit_code,
-        "timed_out": result.timed_out,
-        "duration_s": result.duration_s,
-        "isolation": list(result.isolation),
-    }
-
-
-async def _run_step(
-    chat: BaseChatModel,
-    conversation: list[AnyMessage],
-    step: int,
-    context: Context,
-) -> list[dict[str, Any]]:
-    runs: list[dict[str, Any]] = []
-    for attempt in range(1, context.max_attempts + 1):
-        reply = await chat.ainvoke(conversation)
-        text = message_text(reply)
-        conversation.append(reply if isinstance(reply, AIMessage) else AIMessage(text))
-        code = extract_code(text)
-        if code:
-            result = await arun_python(code, timeout_s=context.execution_timeout_s)
-        else:
-            result = ExecutionResult("", NO_CODE_ERROR, None, False, 0.0, False, (), text)
-        run = _record(step, attempt, result)
-        runs.append(run)
-        emit(
-            {
-                "type": "code_run",
-                "step": step,
-                "attempt": attempt,
-                "exit_code": result.exit_code,
-                "timed_out": result.timed_out,
-                "stdout": tail(result.stdout, 500),
-                "stderr": tail(result.stderr, 500),
-            }
+def code_tasks(state: State) -> list[CodeTask]:
+    """The code steps as tasks, each with the checks the request specifies."""
+    request = request_text(state)
+    spec = read_spec(request)
+    feedback = state.get("feedback") or ""
+    iteration = state.get("iteration", 0)
+    return [
+        CodeTask(
+            step=step,
+            request=request,
+            spec=spec,
+            description=description,
+            feedback=feedback,
+            iteration=iteration,
         )
-        if result.ok:
-            break
-        conversation.append(
-            HumanMessage(
-                DEBUG_PROMPT.format(
-                    exit_code=result.exit_code,
-                    timeout=", timed out" if result.timed_out else "",
-                    stderr=tail(result.stderr),
-                    stdout=tail(result.stdout),
-                )
-            )
-        )
-    return runs
+        for step, description in code_steps(state)
+    ]
 
 
-def code_answer(runs: list[dict[str, Any]], max_attempts: int) -> str:
-    """The code path's final answer: the last script and what it printed."""
-    last = runs[-1]
-    status = (
-        "ran successfully"
-        if last["exit_code"] == 0 and not last["timed_out"]
-        else (f"still failed after {last['attempt']} of {max_attempts} attempts")
+def _earlier_outputs(runs: list[dict[str, Any]]) -> str:
+    return "".join(
+        f"\n\nOutput of step {step}:\n{tail(run['stdout'], EARLIER_OUTPUT_CHARS)}"
+        for step, run in chosen_runs(runs).items()
+        if run.get("accepted")
     )
-    parts = [f"The code {status}.", f"```python\n{last['code']}\n```"]
-    if last["stdout"]:
-        parts.append(f"Output:\n```\n{tail(last['stdout'])}\n```")
-    if last["stderr"] and last["exit_code"] != 0:
-        parts.append(f"Error:\n```\n{tail(last['stderr'])}\n```")
-    return "\n\n".join(parts)
 
 
 async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write and run every code step in one executor residency."""
     context = runtime.context
     manager = await manager_for(context)
-    request = request_text(state)
-    feedback = state.get("feedback")
     runs: list[dict[str, Any]] = []
-    steps = code_steps(state)
-    if state.get("task_type") == "hybrid":
-        # The brain reflects next: read its weights while the code runs.
+    hybrid = state.get("task_type") == "hybrid"
+    if hybrid or context.rescue_attempts:
+        # The brain may come next (reflect, or rescue): read its weights while code runs.
         await manager.prefetch("brain")
     async with manager.use("executor") as chat:
-        for index, description in enumerate(steps, 1):
-            earlier = [r for r in runs if r["exit_code"] == 0]
-            context_text = "".join(
-                f"\n\nOutput of step {r['step']}:\n{tail(r['stdout'], 500)}" for r in earlier
+        for task in code_tasks(state):
+            if runs:
+                task = CodeTask(**{**task.__dict__, "earlier": _earlier_outputs(runs)})
+            runs += await write_until_accepted(
+                chat,
+                task,
+                coder_messages(task),
+                strategies(context.max_attempts),
+                by="executor",
+                first_attempt=1,
+                timeout_s=context.execution_timeout_s,
             )
-            prompt = EXECUTOR_STEP.format(
-                request=request,
-                step=f"Step {index} of {len(steps)}: {description}" if len(steps) > 1 else "",
-                context=context_text,
-                feedback=f"\n\nReviewer's request: {feedback}" if feedback else "",
-            )
-            conversation: list[AnyMessage] = [SystemMessage(EXECUTOR_SYSTEM), HumanMessage(prompt)]
-            runs += await _run_step(chat, conversation, index, context)
-    update: dict[str, Any] = {"executions": runs}
-    if state.get("task_type") != "hybrid" and runs:
-        update["messages"] = [AIMessage(code_answer(runs, context.max_attempts))]
+    rescue = failed_steps(runs) if context.rescue_attempts else []
+    update: dict[str, Any] = {"executions": runs, "pending_rescue": rescue}
+    if not hybrid and runs and not rescue:
+        language = detect_language(request_text(state))
+        update["messages"] = [AIMessage(code_answer(runs, language, context.max_attempts))]
     return update
 
 
-def after_execute(state: State) -> str:
-    """Hybrid tasks go back to the brain to reflect; the code path ends here."""
-    return "swap_back_to_brain" if state.get("task_type") == "hybrid" else "__end__"
+def after_execute(state: State) -> Literal["swap_back_to_brain", "__end__"]:
+    """Back to the brain to reflect (hybrid) or to rescue failed steps; else the end."""
+    if state.get("task_type") == "hybrid" or state.get("pending_rescue"):
+        return "swap_back_to_brain"
+    return "__end__"

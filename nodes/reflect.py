@@ -1,4 +1,12 @@
-"""The reflect node: the brain judges the real results and answers, or asks for a revision."""
+"""The reflect node: the brain judges the real results and answers, or asks for a revision.
+
+The brain sees, for each code step, the run that counts (its last accepted run, see
+`nodes.answer`) rather than every attempt, so an early wrong attempt cannot leak into
+the answer. The answer it writes is then held to what ran: numbers no run printed (and
+the request and plan do not contain) send it back once to rewrite from the outputs; if it
+still states them, the answer becomes the outputs themselves. The outputs are quoted at
+the end unless the answer already does, and the answer is in the request's language.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +16,64 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from nodes.common import emit, manager_for, request_text, tail
+from nodes.answer import (
+    chosen_runs,
+    quoted_outputs,
+    quotes_outputs,
+    ungrounded_numbers,
+)
+from nodes.common import (
+    answer_in_language,
+    emit,
+    manager_for,
+    message_text,
+    request_language,
+    request_text,
+    tail,
+)
 from nodes.context import Context
 from nodes.plan import render_plan
-from nodes.prompts import REFLECT_PROMPT, REFLECT_SYSTEM
+from nodes.prompts import GROUNDING_PROMPT, REFLECT_PROMPT, REFLECT_SYSTEM
 from nodes.state import State
+from orquestra.language import ANSWER_IN
+
+# How much of each counted run the brain sees.
+RESULT_STDOUT_CHARS = 1500
+RESULT_STDERR_CHARS = 800
 
 
 class Reflection(BaseModel):
     """The brain's verdict on the results."""
 
     verdict: Literal["done", "revise"] = Field(
-        description="done when the results answer the request; revise to run the code again."
+        description="done when the outputs answer the request; revise to run the code again."
     )
     answer: str = Field(description="The final answer for the user, grounded in the outputs.")
     revision: str = Field(default="", description="What the coder must change (when revising).")
 
 
 def render_results(executions: list[dict[str, Any]]) -> str:
-    """The last round's runs, with real exit codes and outputs."""
+    """For each step, the run that counts, with its exit code, checks and outputs."""
     lines = []
-    for run in executions:
+    for step, run in chosen_runs(executions).items():
+        checks = run.get("checks") or {}
+        status = "accepted" if run.get("accepted") else "FAILED"
+        if run.get("kind") == "function" and checks.get("total"):
+            status += f", {checks['passed']} of {checks['total']} checks from the request passed"
         lines.append(
-            f"- step {run['step']}, attempt {run['attempt']}: exit code {run['exit_code']}"
+            f"- step {step} ({status}): exit code {run['exit_code']}"
             + (" (timed out)" if run["timed_out"] else "")
-            + f"\n  stdout:\n{tail(run['stdout'], 1500)}\n  stderr:\n{tail(run['stderr'], 800)}"
+            + f"\n  stdout:\n{tail(run['stdout'], RESULT_STDOUT_CHARS)}"
+            + (f"\n  stderr:\n{tail(run['stderr'], RESULT_STDERR_CHARS)}" if run["stderr"] else "")
         )
     return "\n".join(lines) or "(no code was run)"
+
+
+def grounding_sources(state: State) -> list[str]:
+    """Texts whose numbers an answer may state: outputs that count, the request, the plan."""
+    plan = state.get("plan") or {"goal": "", "steps": []}
+    runs = [str(r.get("stdout", "")) for r in chosen_runs(state.get("executions", [])).values()]
+    return [*runs, request_text(state), plan["goal"], render_plan(plan) if plan["steps"] else ""]
 
 
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -44,13 +83,16 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     rounds_left = runtime.context.max_iterations - 1 - iteration
     plan = state.get("plan") or {"goal": request_text(state), "steps": []}
     executions = state.get("executions", [])
+    language = request_language(state)
     prompt = REFLECT_PROMPT.format(
         request=request_text(state),
         plan=render_plan(plan) if plan["steps"] else "(none)",
-        results=render_results(executions[-12:]),
+        results=render_results(executions),
         rounds_left=max(rounds_left, 0),
+        answer_in=ANSWER_IN[language],
     )
     notes: list[str] = []
+    emit({"type": "thinking", "role": "brain", "node": "reflect"})
     async with manager.use("brain") as chat:
         messages = [SystemMessage(REFLECT_SYSTEM), HumanMessage(prompt)]
         try:
@@ -61,17 +103,43 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         except ValueError as exc:
             notes.append(f"the brain's reflection was not structured ({exc}); answered plainly")
             reply = await chat.ainvoke(messages)
-            verdict = Reflection(verdict="done", answer=str(reply.content))
-    emit({"type": "reflect", "verdict": verdict.verdict, "iteration": iteration})
-    if verdict.verdict == "revise" and rounds_left > 0:
-        return {
-            "feedback": verdict.revision or verdict.answer,
-            "iteration": iteration + 1,
-            "notes": notes,
-        }
-    return {"messages": [AIMessage(verdict.answer)], "feedback": None, "notes": notes}
+            verdict = Reflection(verdict="done", answer=message_text(reply))
+        emit({"type": "reflect", "verdict": verdict.verdict, "iteration": iteration})
+        if verdict.verdict == "revise" and rounds_left > 0:
+            return {
+                "feedback": verdict.revision or verdict.answer,
+                "iteration": iteration + 1,
+                "notes": notes,
+            }
+        answer = verdict.answer.strip()
+        sources = grounding_sources(state)
+        outputs = quoted_outputs(executions, language)
+        missing = ungrounded_numbers(answer, sources)
+        if missing and outputs:
+            reply = await chat.ainvoke(
+                [
+                    *messages,
+                    AIMessage(answer),
+                    HumanMessage(
+                        GROUNDING_PROMPT.format(
+                            numbers=", ".join(missing),
+                            outputs=outputs,
+                            answer_in=ANSWER_IN[language],
+                        )
+                    ),
+                ]
+            )
+            answer = message_text(reply).strip()
+            still = ungrounded_numbers(answer, sources)
+            if still:
+                notes.append(f"the answer stated numbers no run printed ({', '.join(still)})")
+                answer = ""
+        answer = await answer_in_language(chat, answer, language) if answer else answer
+    if outputs and not quotes_outputs(answer, executions):
+        answer = f"{answer}\n\n{outputs}".strip()
+    return {"messages": [AIMessage(answer or outputs)], "feedback": None, "notes": notes}
 
 
-def after_reflect(state: State) -> str:
+def after_reflect(state: State) -> Literal["swap_to_executor", "__end__"]:
     """Revise (back to the executor) or finish: reflect leaves feedback only to revise."""
     return "swap_to_executor" if state.get("feedback") else "__end__"

@@ -9,11 +9,12 @@ from langchain_core.messages import AIMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime, get_runtime
 
-from nodes.common import manager_for
+from nodes.common import answer_in_language, emit, manager_for, message_text, request_language
 from nodes.context import Context
 from nodes.prompts import BRAIN_SYSTEM
 from nodes.state import State
 from orquestra.errors import is_tools_unsupported
+from orquestra.language import ANSWER_IN
 from tools.code_tool import make_python_tool
 from tools.workspace import make_workspace_tools
 
@@ -37,9 +38,11 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Answer with the brain; offer tools while the tool-round budget lasts."""
     manager = await manager_for(runtime.context)
     rounds = state.get("tool_rounds", 0)
-    messages = [SystemMessage(BRAIN_SYSTEM), *state.get("messages", [])]
+    language = request_language(state)
+    messages = [SystemMessage(f"{BRAIN_SYSTEM} {ANSWER_IN[language]}"), *state.get("messages", [])]
     notes: list[str] = []
     model = runtime.context.brain_model
+    emit({"type": "thinking", "role": "brain", "node": "respond"})
     async with manager.use("brain") as chat:
         answer: AIMessage | None = None
         if rounds < runtime.context.max_tool_rounds and model not in _NO_TOOLS:
@@ -58,6 +61,12 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             if answer.tool_calls:  # tools were not offered: a call now cannot be honoured
                 notes.append(f"ignored {len(answer.tool_calls)} tool call(s) past the limit")
                 answer = AIMessage(answer.content, id=answer.id)
+        if not answer.tool_calls:
+            text = message_text(answer)
+            rewritten = await answer_in_language(chat, text, language)
+            if rewritten != text:
+                notes.append(f"the answer was rewritten in the request's language ({language})")
+                answer = AIMessage(rewritten, id=answer.id)
     used_tools = 1 if answer.tool_calls else 0
     return {"messages": [answer], "tool_rounds": rounds + used_tools, "notes": notes}
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
 from nodes.common import emit, manager_for, request_text
 from nodes.context import Context
-from nodes.state import State
-from orquestra.router import ASK_MODEL_BELOW, IntelligentRouter
+from nodes.state import RESET, State
+from orquestra.language import detect_language
+from orquestra.router import (
+    ASK_MODEL_BELOW,
+    TASK_ROLES,
+    IntelligentRouter,
+    RouteDecision,
+    TaskType,
+)
 
 ROUTER = IntelligentRouter()
 
@@ -17,7 +24,14 @@ ROUTER = IntelligentRouter()
 async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Classify the request; when unsure, ask the model that is already resident."""
     text = request_text(state)
-    decision = ROUTER.classify(text)
+    forced = runtime.context.task_type
+    if forced != "auto":
+        task_type = cast(TaskType, forced)
+        decision = RouteDecision(
+            task_type, TASK_ROLES[task_type], 1.0, (f"task_type={forced} in the run context",)
+        )
+    else:
+        decision = ROUTER.classify(text)
     if decision.confidence < ASK_MODEL_BELOW and text.strip():
         manager = await manager_for(runtime.context)
         resident = manager.get_status()["current_role"]
@@ -45,6 +59,10 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "feedback": None,
         "tool_rounds": 0,
         "error": None,
+        "pending_rescue": [],
+        "language": detect_language(text),
+        "executions": [RESET],
+        "swaps": [RESET],
     }
 
 

@@ -12,6 +12,16 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
+# First item of an update that replaces a per-turn list instead of extending it.
+RESET: dict[str, Any] = {"reset": True}
+
+
+def this_turn(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Reducer of per-turn lists: extend, or start over when the update begins with RESET."""
+    if right and right[0] == RESET:
+        return list(right[1:])
+    return [*left, *right]
+
 
 class State(TypedDict, total=False):
     """Everything a run knows; the final state is what callers read."""
@@ -24,10 +34,10 @@ class State(TypedDict, total=False):
     """The router's decision: role, confidence, reasons, source."""
     plan: dict[str, Any] | None
     """The brain's structured plan: goal and steps, each saying whether it needs code."""
-    executions: Annotated[list[dict[str, Any]], operator.add]
-    """Every code run: step, attempt, code, stdout, stderr, exit_code, timed_out."""
-    swaps: Annotated[list[dict[str, Any]], operator.add]
-    """Swap events of this run (model loads, with their timed stages)."""
+    executions: Annotated[list[dict[str, Any]], this_turn]
+    """This turn's code runs: step, attempt, by, code, stdout, stderr, exit_code, accepted."""
+    swaps: Annotated[list[dict[str, Any]], this_turn]
+    """Swap events of this turn (model loads, with their timed stages)."""
     notes: Annotated[list[str], operator.add]
     """Fallbacks taken and why (e.g. a model without tool support)."""
     iteration: int
@@ -36,5 +46,9 @@ class State(TypedDict, total=False):
     """The brain's revision request for the next execution round."""
     tool_rounds: int
     """Tool-calling rounds the brain has used in this answer."""
+    pending_rescue: list[int]
+    """Code steps whose candidates all failed, for the brain to rescue."""
+    language: str
+    """Language of the request (en, pt, es): answers, plans and explanations use it."""
     error: str | None
     """Why the run stopped early (a model not pulled, too large, refused by the policy)."""

@@ -15,16 +15,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
-from rich.panel import Panel
 from rich.table import Table
 
 from orquestra.errors import OrquestraError
+from orquestra.run_view import RunView, state_json
 from orquestra.runtime import build_model_manager, set_model_manager
 
 app = typer.Typer(
@@ -40,23 +40,10 @@ app.add_typer(models_app, name="models")
 console = Console()
 errors = Console(stderr=True)
 
-# Nodes whose tokens are streamed to the terminal (the others emit structured JSON).
-STREAMED_NODES = ("respond", "execute")
-
 
 def _fail(exc: Exception) -> typer.Exit:
     errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
     return typer.Exit(code=1)
-
-
-def _state_json(state: dict[str, Any]) -> dict[str, Any]:
-    messages = [{"role": m.type, "content": m.content} for m in state.get("messages", [])]
-    keys = ("task_type", "route", "plan", "executions", "swaps", "notes", "iteration")
-    return {
-        "messages": messages,
-        "answer": messages[-1]["content"] if messages else None,
-        **{k: state.get(k) for k in keys},
-    }
 
 
 async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -68,71 +55,28 @@ async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[s
     context = importlib.import_module("nodes.context").Context()
     graph = workflow.build_graph()
     final: dict[str, Any] = {}
-    status = None
-    streamed_answer = False
+    view = RunView(console)
     try:
-        async for mode, chunk in graph.astream(
-            {"messages": [HumanMessage(message)]},
-            context=context,
-            stream_mode=["custom", "messages", "values"],
-        ):
-            if mode == "values":
-                final = chunk
-                continue
-            if as_json:
-                continue
-            if mode == "messages":
-                token, meta = chunk
-                if (
-                    isinstance(token, AIMessageChunk)
-                    and meta.get("langgraph_node") in STREAMED_NODES
-                ):
-                    console.print(str(token.content), end="", markup=False, highlight=False)
-                    streamed_answer = streamed_answer or meta["langgraph_node"] == "respond"
-                continue
-            kind = chunk.get("type")
-            if kind == "route":
-                console.print(
-                    f"[bold]route[/] {chunk['task_type']} → {chunk['role']} "
-                    f"(confidence {chunk['confidence']:.2f}: "
-                    f"{', '.join(chunk['reasons'][:3])})"
-                )
-            elif kind == "swap_start":
-                status = console.status(chunk["message"], spinner="dots")
-                status.start()
-            elif kind == "swap":
-                if status is not None:
-                    status.stop()
-                    status = None
-                console.print(
-                    f"[cyan]⇄ {chunk['message']}[/] (unload {chunk['unload_s']:.2f} s, "
-                    f"wait {chunk['vram_wait_s']:.2f} s, load {chunk['load_s']:.2f} s)"
-                )
-            elif kind == "plan":
-                steps = "\n".join(
-                    f"{i}. {s['description']}" + (" [code]" if s["needs_code"] else "")
-                    for i, s in enumerate(chunk["steps"], 1)
-                )
-                console.print(Panel(steps, title=f"plan: {chunk['goal']}"))
-            elif kind == "code_run":
-                colour = "green" if chunk["exit_code"] == 0 else "red"
-                body = chunk["stdout"] or chunk["stderr"] or "(no output)"
-                console.print()
-                console.print(
-                    Panel(
-                        body.rstrip(),
-                        border_style=colour,
-                        title=f"step {chunk['step']}, attempt {chunk['attempt']}: "
-                        f"exit {chunk['exit_code']}",
-                    )
-                )
+        with view if not as_json else nullcontext(view):
+            async for mode, chunk in graph.astream(
+                {"messages": [HumanMessage(message)]},
+                context=context,
+                stream_mode=["custom", "messages", "values"],
+            ):
+                if mode == "values":
+                    final = chunk
+                elif as_json:
+                    continue
+                elif mode == "messages":
+                    token, meta = chunk
+                    if isinstance(token, AIMessageChunk) and isinstance(token.content, str):
+                        view.token(str(meta.get("langgraph_node", "")), token.content)
+                else:
+                    view.event(chunk)
+            if not as_json and final.get("messages"):
+                view.answer(str(final["messages"][-1].content))
     finally:
-        if status is not None:
-            status.stop()
         await manager.aclose()
-    if not as_json and final and not streamed_answer:
-        console.print()
-        console.print(Panel(Markdown(str(final["messages"][-1].content)), title="answer"))
     return final
 
 
@@ -161,7 +105,7 @@ def run(
     except OrquestraError as exc:
         raise _fail(exc) from None
     if as_json:
-        print(json.dumps(_state_json(final), ensure_ascii=False, indent=2, default=str))
+        print(state_json(final))
 
 
 @app.command()

@@ -170,6 +170,17 @@ REQUIREMENT_WORDS = re.compile(
     r"functional|non-functional|deliverables|overview|background|requisitos|funcionalidades|"
     r"objetivos?|introducao|escopo)\b"
 )
+# A computation to carry out: "compute"/"calcule" and a number of two digits or more (in
+# either order: "How many primes are there below 10000? Compute it."), or an arithmetic
+# expression asked about ("quanto e 2**64", "what is 37 * 91"; "12-3-30" may be a date).
+# Running code gets these
+# right where a model's mental arithmetic does not.
+COMPUTATION = re.compile(
+    r"\b(compute|calculate|calcule|calcula|calcular|calculem)\b(?:[^\d]{0,200})\d\d|"
+    r"\d\d(?:[^\d]{0,200})\b(compute|calculate|calcule|calcula|calcular)\b|"
+    r"\b(quanto e|quanto da|quanto vale|quantos sao|how much is|what is|what's)\s+-?\d[\d.,]*"
+    r"(\s*(\*\*|[+*/^x%])\s*| - )-?\d"
+)
 # An absolute or home-relative path: "/usr/bin", "~/x", "./run.sh" (not "and/or", "km/h").
 PATH = re.compile(r"(?<![\w/.~])(/[a-z_][\w.-]*|~/|\./)[\w./-]*")
 # "run ./build.sh", "execute ~/test": running something on this machine.
@@ -242,6 +253,7 @@ CUES: tuple[WordCue | NearCue | ShapeCue, ...] = (
     NearCue("system change", "system_actions", "system_objects", 4, 2.5),
     WordCue("system tool", "system_tools", 1.5),
     WordCue("this machine", "this_machine", 1.5),
+    ShapeCue("computation", COMPUTATION, 2.5),
     ShapeCue("file path", PATH, 1.5),
     ShapeCue("file extension", FILE_EXT, 0.75),
     WordCue("run request", "run", 2.5),

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 EXECUTOR = [
+    # Questions whose answer must be computed run code.
+    "How many prime numbers are there below 10000? Compute it.",
+    "Quantos números primos existem abaixo de 10000? Calcule.",
+    "Calcule o fatorial de 25",
+    "quanto é 2**100?",
+    "What is 123456789 * 987654321?",
     "Crie um script Python que soma os números de 1 a 10 e mostre o resultado",
     "Escreva uma função em Python que verifica se uma palavra é palíndromo",
     "ESCREVA UMA FUNCAO QUE ORDENA UMA LISTA DE DICIONARIOS PELA CHAVE 'idade'",

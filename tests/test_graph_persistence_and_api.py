@@ -92,7 +92,7 @@ async def test_no_node_makes_a_blocking_call(wired: ModelManager, state: FakeOll
         final = await graph.ainvoke(
             user("Planeje e execute uma tarefa complexa"), context=Context()
         )
-    assert final["messages"][-1].content == "ok" and len(final["executions"]) == 2
+    assert final["messages"][-1].content.startswith("ok") and len(final["executions"]) == 1
 
 
 def test_context_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

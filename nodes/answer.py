@@ -1,0 +1,188 @@
+"""Answers grounded in what ran: which run counts for each step, and what the user is told.
+
+Pure functions over the execution records. The run that counts for a step is its last
+accepted run (exit 0 and, for a function task, every check of the request passed); when
+none was accepted, the best of the latest round (most checks passed). A final answer may
+only state numbers that some run printed or that the request or plan already contain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from nodes.common import tail
+from orquestra.language import Language
+
+# Numbers in an answer: integers and decimals, with "." or "," as the decimal mark.
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?![\w])")
+# Numbers this small are ordinals and counts of prose ("step 2", "3 runs"): not checked.
+UNCHECKED_BELOW = 10
+# How much of a run's output an answer quotes.
+QUOTED_OUTPUT_CHARS = 1500
+
+TEXTS: dict[Language, dict[str, str]] = {
+    "en": {
+        "ok": "The code ran and its output answers the request.",
+        "checked": "It passed {passed} of {total} checks from the request's own examples.",
+        "failed": "The code still failed after {attempts} attempts; this is the closest one.",
+        "failed_checks": "It passes {passed} of {total} checks from the request's examples.",
+        "result": "Result",
+        "output": "Output of step {step}",
+        "error": "Error",
+        "code": "Code",
+        "by_brain": "(written by the brain after the coder's attempts failed)",
+    },
+    "pt": {
+        "ok": "O código rodou e a saída responde ao pedido.",
+        "checked": "Passou em {passed} de {total} verificações tiradas dos exemplos do pedido.",
+        "failed": "O código ainda falhou após {attempts} tentativas; esta é a mais próxima.",
+        "failed_checks": "Passa em {passed} de {total} verificações dos exemplos do pedido.",
+        "result": "Resultado",
+        "output": "Saída do passo {step}",
+        "error": "Erro",
+        "code": "Código",
+        "by_brain": "(escrito pelo cérebro depois que as tentativas do programador falharam)",
+    },
+    "es": {
+        "ok": "El código se ejecutó y su salida responde a la petición.",
+        "checked": "Pasó {passed} de {total} comprobaciones tomadas de los ejemplos.",
+        "failed": "El código siguió fallando tras {attempts} intentos; este es el más cercano.",
+        "failed_checks": "Pasa {passed} de {total} comprobaciones de los ejemplos.",
+        "result": "Resultado",
+        "output": "Salida del paso {step}",
+        "error": "Error",
+        "code": "Código",
+        "by_brain": "(escrito por el cerebro tras fallar los intentos del programador)",
+    },
+}
+
+
+def _rank(run: Mapping[str, Any]) -> tuple[int, int, int]:
+    checks = run.get("checks") or {}
+    return (
+        int(bool(run.get("accepted"))),
+        int(checks.get("passed", 0)),
+        int(run.get("exit_code") == 0 and not run.get("timed_out")),
+    )
+
+
+def chosen_runs(executions: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """For each step, the run that counts: its last accepted run, else the best latest one."""
+    chosen: dict[int, Mapping[str, Any]] = {}
+    latest_round: dict[int, int] = {}
+    for run in executions:
+        step = int(run["step"])
+        latest_round[step] = max(latest_round.get(step, 0), int(run.get("iteration", 0)))
+    for run in executions:
+        step = int(run["step"])
+        if run.get("accepted"):
+            chosen[step] = run
+    for run in executions:
+        step = int(run["step"])
+        if step in chosen and chosen[step].get("accepted"):
+            continue
+        if int(run.get("iteration", 0)) != latest_round[step]:
+            continue
+        if step not in chosen or _rank(run) > _rank(chosen[step]):
+            chosen[step] = run  # first best wins ties: earlier candidates were cheaper
+    return dict(sorted(chosen.items()))
+
+
+def failed_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Steps of the latest round with no accepted run."""
+    return [step for step, run in chosen_runs(executions).items() if not run.get("accepted")]
+
+
+def solution_code(executions: Sequence[Mapping[str, Any]], step: int | None = None) -> str:
+    """The code that counts for `step` (default: the last step), or '' when none ran."""
+    chosen = chosen_runs(executions)
+    if not chosen:
+        return ""
+    run = chosen[step] if step is not None and step in chosen else chosen[max(chosen)]
+    return str(run.get("code", ""))
+
+
+def code_answer(executions: Sequence[Mapping[str, Any]], language: Language, attempts: int) -> str:
+    """The code path's answer, in the request's language: the result first, then the code."""
+    texts = TEXTS[language]
+    chosen = chosen_runs(executions)
+    parts: list[str] = []
+    for step, run in chosen.items():
+        checks = run.get("checks") or {}
+        total = int(checks.get("total", 0))
+        if run.get("accepted"):
+            parts.append(texts["ok"])
+            if total and run.get("kind") == "function":
+                parts.append(texts["checked"].format(passed=checks.get("passed", 0), total=total))
+        else:
+            tries = sum(1 for r in executions if int(r["step"]) == step)
+            parts.append(texts["failed"].format(attempts=max(tries, attempts)))
+            if total and run.get("kind") == "function":
+                parts.append(
+                    texts["failed_checks"].format(passed=checks.get("passed", 0), total=total)
+                )
+        if run.get("stdout"):
+            title = texts["result"] if len(chosen) == 1 else texts["output"].format(step=step)
+            parts.append(f"{title}:\n```\n{tail(str(run['stdout']), QUOTED_OUTPUT_CHARS)}\n```")
+        if run.get("stderr") and not run.get("accepted"):
+            parts.append(f"{texts['error']}:\n```\n{tail(str(run['stderr']))}\n```")
+        by = f" {texts['by_brain']}" if run.get("by") == "brain" else ""
+        parts.append(f"{texts['code']}{by}:\n```python\n{run.get('code', '')}\n```")
+    return "\n\n".join(parts)
+
+
+def numbers(text: str) -> list[str]:
+    """The numbers written in `text`, normalised (`1.229` and `1,229` stay as written)."""
+    return [m.group().lstrip("-") for m in _NUMBER.finditer(text)]
+
+
+def _spellings(number: str) -> set[str]:
+    """Ways the same number may be printed: `1,229` / `1.229` / `1229`, `2.0` / `2`."""
+    plain = number.replace(",", "").replace(".", "")
+    forms = {number, plain, number.replace(",", "."), number.replace(".", ",")}
+    if re.fullmatch(r"\d+[.,]0+", number):
+        forms.add(re.split(r"[.,]", number)[0])
+    return forms
+
+
+def ungrounded_numbers(answer: str, sources: Iterable[str]) -> list[str]:
+    """Numbers in `answer` (10 and above) that appear in none of `sources`."""
+    known: set[str] = set()
+    for source in sources:
+        for number in numbers(source):
+            known |= _spellings(number)
+    missing: list[str] = []
+    for number in numbers(answer):
+        digits = number.replace(",", "").replace(".", "")
+        if not digits.isdigit() or (int(digits) < UNCHECKED_BELOW and "." not in number):
+            continue
+        if _spellings(number) & known:
+            continue
+        if number not in missing:
+            missing.append(number)
+    return missing
+
+
+def quoted_outputs(executions: Sequence[Mapping[str, Any]], language: Language) -> str:
+    """The outputs of the runs that count, quoted for the end of an answer."""
+    chosen = chosen_runs(executions)
+    texts = TEXTS[language]
+    blocks = []
+    for step, run in chosen.items():
+        output = str(run.get("stdout") or "").strip()
+        if not output or not run.get("accepted"):
+            continue
+        title = texts["result"] if len(chosen) == 1 else texts["output"].format(step=step)
+        blocks.append(f"{title}:\n```\n{tail(output, QUOTED_OUTPUT_CHARS)}\n```")
+    return "\n\n".join(blocks)
+
+
+def quotes_outputs(answer: str, executions: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether `answer` already contains the last line of every counted run's output."""
+    for run in chosen_runs(executions).values():
+        output = str(run.get("stdout") or "").strip()
+        if output and run.get("accepted") and output.splitlines()[-1].strip() not in answer:
+            return False
+    return True

@@ -1,0 +1,238 @@
+"""Writing code that passes the request's checks: candidates, runs, debugging, rescue.
+
+A small coder rarely repairs its own code from one failing check, so the budget goes
+where it pays (measured by `bench/humaneval.py`): the executor's first, greedy answer; if
+the checks reject it, fresh samples (another draw often gets right what the first got
+wrong); and when they all fail, the brain, shown the task, the closest attempt and what
+went wrong, writes the fix. The first candidate that passes wins.
+
+Every candidate runs in the sandbox against the checks of `tools.checks`; a candidate
+identical to one already run is not run again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+
+from nodes.common import emit, message_text, tail
+from nodes.prompts import (
+    DEBUG_PROMPT,
+    EXECUTOR_FUNCTION_SYSTEM,
+    EXECUTOR_STEP,
+    EXECUTOR_SYSTEM,
+    RESCUE_FUNCTION_SYSTEM,
+    RESCUE_PROMPT,
+    RESCUE_SYSTEM,
+)
+from tools.checks import CheckedRun, CheckTally, arun_checked
+from tools.extract import extract_code
+from tools.sandbox import ExecutionResult
+from tools.spec import Spec, definitions_only
+
+Strategy = Literal["greedy", "sample", "debug"]
+Writer = Literal["executor", "brain"]
+
+NO_CODE_ERROR = "No Python code block was found in the reply."
+# Sampling for candidates after the first (greedy) one: diverse but still on task.
+SAMPLE_TEMPERATURE = 0.8
+# Seeds of the sampled candidates (fixed, so a run is reproducible).
+SAMPLE_SEED_BASE = 1000
+# What the executor's candidates after the first are: fresh samples, or fixes of the last
+# one with its failure shown (measured by bench/humaneval.py --retry).
+RETRY_STRATEGY: Strategy = "sample"
+# How much of a failure the coder is shown when asked to fix it.
+FAILURE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class CodeTask:
+    """One code step: what to write, and the checks its code must pass."""
+
+    step: int
+    request: str
+    """The user's request, verbatim (the coder always sees the exact signature)."""
+    spec: Spec
+    description: str = ""
+    """The plan's step (hybrid), empty when the request itself is the task."""
+    earlier: str = ""
+    """Outputs of earlier steps, for later steps of a plan."""
+    feedback: str = ""
+    """The brain's revision request from a previous round."""
+    iteration: int = 0
+
+    @property
+    def kind(self) -> str:
+        """`function` when checked by calling functions, else `script`."""
+        return "function" if self.spec.is_function_task else "script"
+
+
+def strategies(attempts: int) -> list[Strategy]:
+    """The executor's plan for `attempts` candidates: greedy first, then RETRY_STRATEGY."""
+    later: list[Strategy] = [RETRY_STRATEGY] * max(attempts - 1, 0)
+    return ["greedy", *later][: max(attempts, 0)]
+
+
+def rescue_strategies(attempts: int) -> list[Strategy]:
+    """The brain's plan for `attempts` rescue candidates: greedy, then debugging its own."""
+    later: list[Strategy] = ["debug"] * max(attempts - 1, 0)
+    return ["greedy", *later][: max(attempts, 0)]
+
+
+def sampled(chat: BaseChatModel, temperature: float, seed: int) -> BaseChatModel:
+    """`chat` with this temperature and seed, for the chat models that declare them."""
+    declared = type(chat).model_fields
+    update = {
+        name: value
+        for name, value in (("temperature", temperature), ("seed", seed))
+        if name in declared
+    }
+    return chat.model_copy(update=update) if update else chat
+
+
+def coder_messages(task: CodeTask) -> list[AnyMessage]:
+    """The executor's prompt: the request verbatim, the step, earlier outputs, feedback."""
+    system = EXECUTOR_FUNCTION_SYSTEM if task.kind == "function" else EXECUTOR_SYSTEM
+    prompt = EXECUTOR_STEP.format(
+        request=task.request,
+        step=f"\n\nDo this step of the plan now: {task.description}" if task.description else "",
+        context=task.earlier,
+        feedback=f"\n\nReviewer's request: {task.feedback}" if task.feedback else "",
+    )
+    return [SystemMessage(system), HumanMessage(prompt)]
+
+
+def rescue_messages(task: CodeTask, closest: dict[str, Any]) -> list[AnyMessage]:
+    """The brain's prompt: the request, the closest failed attempt and what went wrong."""
+    system = RESCUE_FUNCTION_SYSTEM if task.kind == "function" else RESCUE_SYSTEM
+    prompt = RESCUE_PROMPT.format(
+        request=task.request,
+        step=f"\n\nStep of the plan: {task.description}" if task.description else "",
+        code=closest.get("code") or "(no code)",
+        problem=tail(str(closest.get("problem") or closest.get("stderr") or ""), FAILURE_CHARS),
+    )
+    return [SystemMessage(system), HumanMessage(prompt)]
+
+
+def _record(
+    task: CodeTask,
+    attempt: int,
+    by: Writer,
+    strategy: Strategy,
+    checked: CheckedRun,
+    model_s: float,
+) -> dict[str, Any]:
+    result = checked.result
+    return {
+        "step": task.step,
+        "attempt": attempt,
+        "iteration": task.iteration,
+        "by": by,
+        "strategy": strategy,
+        "kind": task.kind,
+        "code": result.code,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+        "exit_code": result.exit_code,
+        "timed_out": result.timed_out,
+        "duration_s": result.duration_s,
+        "model_s": round(model_s, 3),
+        "isolation": list(result.isolation),
+        "accepted": checked.accepted,
+        "checks": {"passed": checked.tally.passed, "total": checked.tally.total},
+        "problem": checked.problem,
+    }
+
+
+def _no_code(text: str) -> CheckedRun:
+    result = ExecutionResult("", NO_CODE_ERROR, None, False, 0.0, False, (), "")
+    return CheckedRun(result, CheckTally(0, 0), False, NO_CODE_ERROR + f"\nThe reply was:\n{text}")
+
+
+async def write_until_accepted(
+    chat: BaseChatModel,
+    task: CodeTask,
+    base: Sequence[AnyMessage],
+    plan: Sequence[Strategy],
+    *,
+    by: Writer,
+    first_attempt: int,
+    timeout_s: float,
+) -> list[dict[str, Any]]:
+    """Ask `chat` for candidates as `plan` says, running each, until one is accepted."""
+    runs: list[dict[str, Any]] = []
+    ran: dict[str, CheckedRun] = {}
+    conversation = list(base)
+    for index, strategy in enumerate(plan):
+        if strategy == "sample":
+            conversation = list(base)
+        model = sampled(chat, 0.0 if strategy != "sample" else SAMPLE_TEMPERATURE, _seed(index))
+        node = "execute" if by == "executor" else "rescue"
+        emit({"type": "thinking", "role": by, "node": node, "attempt": first_attempt + index})
+        started = time.perf_counter()
+        reply = await model.ainvoke(conversation)
+        model_s = time.perf_counter() - started
+        text = message_text(reply)
+        code = extract_code(text)
+        if code and task.kind == "function":
+            code = definitions_only(code)
+        if not code:
+            checked = _no_code(text)
+        elif code in ran:
+            checked = ran[code]
+        else:
+            checked = ran[code] = await arun_checked(code, task.spec, timeout_s=timeout_s)
+        run = _record(task, first_attempt + index, by, strategy, checked, model_s)
+        runs.append(run)
+        emit(_event(run))
+        if checked.accepted:
+            break
+        conversation.append(reply if isinstance(reply, AIMessage) else AIMessage(text))
+        conversation.append(
+            HumanMessage(
+                DEBUG_PROMPT.format(
+                    exit_code=run["exit_code"],
+                    timeout=", timed out" if run["timed_out"] else "",
+                    problem=tail(checked.problem, FAILURE_CHARS),
+                    stdout=tail(run["stdout"], FAILURE_CHARS // 2),
+                )
+            )
+        )
+    return runs
+
+
+def _seed(index: int) -> int:
+    return SAMPLE_SEED_BASE + index
+
+
+def _event(run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "code_run",
+        "step": run["step"],
+        "attempt": run["attempt"],
+        "by": run["by"],
+        "exit_code": run["exit_code"],
+        "timed_out": run["timed_out"],
+        "accepted": run["accepted"],
+        "checks": run["checks"],
+        "stdout": tail(run["stdout"], 500),
+        "stderr": tail(run["stderr"], 500),
+    }
+
+
+def closest_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The failed run nearest to passing: most checks passed, then ran cleanly, then first."""
+    return max(
+        runs,
+        key=lambda r: (
+            r["checks"]["passed"],
+            int(r["exit_code"] == 0),
+            int(bool(r["code"])),
+            -r["attempt"],
+        ),
+    )

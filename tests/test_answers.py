@@ -1,0 +1,103 @@
+"""Answers grounded in what ran, in the request's language; plans without busywork."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nodes.answer import chosen_runs, code_answer, quoted_outputs, ungrounded_numbers
+from nodes.plan import tidy_plan
+from orquestra.language import detect_language
+
+
+def run(step: int, attempt: int, stdout: str, accepted: bool, **extra: Any) -> dict[str, Any]:
+    return {
+        "step": step,
+        "attempt": attempt,
+        "iteration": 0,
+        "code": f"print({stdout!r})",
+        "stdout": stdout,
+        "stderr": "",
+        "exit_code": 0 if accepted else 1,
+        "timed_out": False,
+        "accepted": accepted,
+        "checks": {"passed": int(accepted), "total": 1},
+        "kind": "script",
+        **extra,
+    }
+
+
+def test_the_run_that_counts_is_the_last_accepted_one_of_each_step() -> None:
+    runs = [
+        run(1, 1, "77\n", True),
+        run(1, 2, "639\n", True),
+        run(2, 1, "oops", False),
+        run(2, 2, "", False),
+    ]
+    chosen = chosen_runs(runs)
+    assert chosen[1]["stdout"] == "639\n"
+    assert chosen[2]["attempt"] == 1  # nothing accepted: the best (here: first) of the round
+
+
+def test_numbers_no_run_printed_are_ungrounded() -> None:
+    sources = ["639\n", "Gere os 20 primeiros números primos e calcule a soma"]
+    assert ungrounded_numbers("A soma dos 20 primeiros primos é 639.", sources) == []
+    assert ungrounded_numbers("A soma é 77.", sources) == ["77"]
+    assert ungrounded_numbers("São 1,229 primos (1.229).", ["1229\n"]) == []
+    assert ungrounded_numbers("Step 2 of 3 printed 5.0", ["5\n"]) == []
+
+
+def test_the_code_answer_leads_with_the_result_in_the_request_language() -> None:
+    runs = [run(1, 1, "55\n", True)]
+    pt = code_answer(runs, "pt", 3)
+    assert pt.startswith("O código rodou") and "Resultado:\n```\n55" in pt
+    en = code_answer(runs, "en", 3)
+    assert en.startswith("The code ran") and "Result:" in en
+
+
+def test_outputs_are_quoted_only_for_accepted_runs() -> None:
+    assert "639" in quoted_outputs([run(1, 1, "639\n", True)], "en")
+    assert quoted_outputs([run(1, 1, "boom", False)], "en") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Planeje e execute: gere os 20 primeiros números primos e calcule a soma deles", "pt"),
+        ("Crie um script Python que soma os números de 1 a 10", "pt"),
+        ("Quanto é 2 elevado a 100? Calcule.", "pt"),
+        ("How many prime numbers are there below 10000? Compute it.", "en"),
+        (
+            "Complete esta função:\n```python\ndef f(x):\n    '''Return the double of x.'''\n```",
+            "pt",
+        ),
+        ("Complete the following Python function:\n```python\ndef f(x): ...\n```", "en"),
+        ("Escribe una función que calcule el factorial de un número", "es"),
+        ("", "en"),
+    ],
+)
+def test_the_language_of_the_prose_not_the_code(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_plans_lose_busywork_and_repeats_and_code_steps_become_one_script() -> None:
+    steps = [
+        {"description": "Open a text editor", "needs_code": False},
+        {"description": "Generate the first 20 primes", "needs_code": True},
+        {"description": "Generate the first 20 primes.", "needs_code": True},
+        {"description": "Save the file as primes.py", "needs_code": False},
+        {"description": "Sum the primes", "needs_code": True},
+        {"description": "Run the script", "needs_code": False},
+        {"description": "Explain the result", "needs_code": False},
+    ]
+    tidy = tidy_plan(steps, "request")
+    assert tidy == [
+        {
+            "description": "One script that does: (1) Generate the first 20 primes; "
+            "(2) Sum the primes.",
+            "needs_code": True,
+        },
+        {"description": "Explain the result", "needs_code": False},
+    ]
+    assert tidy_plan([], "do it") == [{"description": "do it", "needs_code": True}]

@@ -1,0 +1,204 @@
+"""Right answers through the workflow: checks, candidates, rescue, grounding, language."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph import Context, build_graph
+from nodes.answer import solution_code
+from orquestra.manager import ModelManager
+from tests.fake_ollama import FakeOllamaState
+from tests.graph_support import (
+    BRAIN,
+    EXECUTOR,
+    bodies_for,
+    code_reply,
+    plan_reply,
+    reflection,
+    user,
+)
+
+BRAIN_TAG = f"{BRAIN}:latest"
+SPEC = '''def second_largest(xs: list[int]) -> int:
+    """Return the second largest distinct value.
+    >>> second_largest([1, 5, 3])
+    3
+    >>> second_largest([7, 7, 2])
+    2
+    """
+'''
+REQUEST = f"Complete the following Python function:\n```python\n{SPEC}```"
+WRONG = "def second_largest(xs):\n    return sorted(xs)[-2]\n"
+RIGHT = "def second_largest(xs):\n    return sorted(set(xs))[-2]\n"
+
+
+@pytest.fixture
+def graph():  # type: ignore[no-untyped-def]
+    return build_graph()
+
+
+async def test_a_candidate_that_fails_a_docstring_example_is_replaced_by_one_that_passes(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply(WRONG), code_reply(RIGHT))
+    final = await graph.ainvoke(user(REQUEST), context=Context())
+    first, second = final["executions"]
+    assert not first["accepted"] and first["checks"] == {"passed": 1, "total": 2}
+    assert "expected: 2" in first["stderr"] and "actual:   7" in first["stderr"]
+    assert second["accepted"] and second["checks"] == {"passed": 2, "total": 2}
+    assert solution_code(final["executions"]) == RIGHT.strip()
+    assert "2 of 2 checks" in final["messages"][-1].content
+    # The executor saw the exact signature and docstring, not a paraphrase.
+    assert SPEC.strip() in bodies_for(state.requests, EXECUTOR)[0]["messages"][-1]["content"]
+
+
+async def test_the_brain_fixes_the_function_from_the_failing_check(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.model_replies[EXECUTOR] = [code_reply(WRONG)] * 3
+    state.script(BRAIN, code_reply(RIGHT))
+    final = await graph.ainvoke(user(REQUEST), context=Context(max_attempts=2))
+    assert [(r["by"], r["accepted"]) for r in final["executions"]] == [
+        ("executor", False),
+        ("executor", False),
+        ("brain", True),
+    ]
+    rescue_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
+    assert SPEC.strip() in rescue_prompt and "second_largest([7, 7, 2])" in rescue_prompt
+    assert "expected: 2" in rescue_prompt and "actual:   7" in rescue_prompt
+    assert solution_code(final["executions"]) == RIGHT.strip()
+
+
+async def test_on_a_hybrid_task_the_rescue_costs_no_extra_swap(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    await wired.ensure("brain")
+    state.script(
+        BRAIN,
+        plan_reply(("implement it", True)),
+        code_reply(RIGHT),
+        reflection(answer="Done: second_largest([7, 7, 2]) is 2."),
+    )
+    state.model_replies[EXECUTOR] = [code_reply(WRONG)] * 3
+    final = await graph.ainvoke(user(REQUEST), context=Context(task_type="hybrid"))
+    assert final["executions"][-1]["by"] == "brain" and final["executions"][-1]["accepted"]
+    assert [s["to_role"] for s in final["swaps"]] == ["executor", "brain"]
+
+
+async def test_an_answer_with_a_number_no_run_printed_is_rewritten_from_the_outputs(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(
+        BRAIN,
+        plan_reply(("gerar os 20 primeiros primos", True), ("somar", True)),
+        reflection(answer="A soma dos 20 primeiros primos é 77."),
+        "A soma dos 20 primeiros primos é 639.",
+    )
+    state.script(EXECUTOR, code_reply("print(639)"))
+    final = await graph.ainvoke(
+        user("Planeje e execute: gere os 20 primeiros números primos e calcule a soma deles"),
+        context=Context(),
+    )
+    answer = final["messages"][-1].content
+    assert "639" in answer and "77" not in answer
+    grounding = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
+    assert "77" in grounding and "639" in grounding and "português" in grounding
+
+
+async def test_an_answer_that_stays_ungrounded_becomes_the_outputs_themselves(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(
+        BRAIN,
+        plan_reply(("sum the first 20 primes", True)),
+        reflection(answer="The sum is 77."),
+        "The sum is still 77.",
+    )
+    state.script(EXECUTOR, code_reply("print(639)"))
+    final = await graph.ainvoke(
+        user("Plan and execute: sum the first 20 prime numbers"), context=Context()
+    )
+    answer = final["messages"][-1].content
+    assert "639" in answer and "77" not in answer
+    assert any("no run printed (77)" in note for note in final["notes"])
+
+
+async def test_a_portuguese_request_gets_a_portuguese_answer(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(
+        BRAIN,
+        "The capital of Brazil is Brasília, which was inaugurated in 1960 as a planned city.",
+        "A capital do Brasil é Brasília, inaugurada em 1960 como uma cidade planejada.",
+    )
+    final = await graph.ainvoke(user("Qual é a capital do Brasil?"), context=Context())
+    assert final["messages"][-1].content.startswith("A capital do Brasil é Brasília")
+    first = bodies_for(state.requests, BRAIN)[0]["messages"][0]["content"]
+    assert "Responda em português" in first
+    assert any("rewritten" in note for note in final["notes"])
+
+
+async def test_the_plan_is_asked_for_in_the_request_language_and_tidied(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(
+        BRAIN,
+        plan_reply(
+            ("Abra o editor de texto", False), ("somar 1 a 10", True), ("somar 1 a 10", True)
+        ),
+        reflection(answer="A soma é 55."),
+    )
+    state.script(EXECUTOR, code_reply("print(55)"))
+    final = await graph.ainvoke(
+        user("Planeje e execute a soma dos números de 1 a 10"), context=Context()
+    )
+    assert final["plan"]["steps"] == [{"description": "somar 1 a 10", "needs_code": True}]
+    plan_prompt = bodies_for(state.requests, BRAIN)[0]["messages"][-1]["content"]
+    assert "Responda em português" in plan_prompt
+
+
+async def test_compute_questions_run_code(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(
+        EXECUTOR,
+        code_reply(
+            "print(sum(1 for n in range(2, 10000)\n"
+            "          if all(n % d for d in range(2, int(n ** 0.5) + 1))))"
+        ),
+    )
+    final = await graph.ainvoke(
+        user("How many prime numbers are there below 10000? Compute it."), context=Context()
+    )
+    assert final["task_type"] == "code" and "1229" in final["messages"][-1].content
+    assert state.loads[BRAIN_TAG] == 0
+
+
+async def test_the_context_can_force_the_path(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print('hi')"))
+    final = await graph.ainvoke(user("Olá, tudo bem?"), context=Context(task_type="code"))
+    assert final["task_type"] == "code" and final["route"]["reasons"] == [
+        "task_type=code in the run context"
+    ]
+    with pytest.raises(ValueError, match="task_type='poem' is invalid"):
+        Context(task_type="poem")

@@ -12,6 +12,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	@echo "Installing orquestra-agent[dev,embedded] (llama-cpp-python compiles once, ~10 min)..."
 	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	@echo "Fetching the embedded models into the user cache (1.5 GiB, once)..."
+	$(VENV)/bin/orquestra models fetch
 	touch $@
 
 install: $(VENV)/.installed

@@ -44,7 +44,7 @@ async def main() -> None:
             seconds = time.perf_counter() - start
             answer = str(final["messages"][-1].content)
             value = states(answer, case.expected)
-            language = not in_other_language(answer, case.language)  # type: ignore[arg-type]
+            language = not in_other_language(answer, case.language)
             right += value and language
             rows.append(
                 [

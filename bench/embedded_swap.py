@@ -122,9 +122,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mode", action="append", choices=MODES, help="default: both")
     args = parser.parse_args()
-    if not assets.all_installed():
-        raise SystemExit(f"The embedded models are not installed: {assets.INSTALL_HINT}")
     cache = Path(platformdirs.user_cache_dir("orquestra"))
+    if not assets.ready(cache):
+        raise SystemExit(f"The embedded models are not fetched: {assets.FETCH_HINT}")
     floors = {
         role: median([page_cache_read(assets.assemble(model, cache)) for _ in range(args.rounds)])
         for role, model in (("brain", assets.BRAIN_MODEL), ("executor", assets.EXECUTOR_MODEL))

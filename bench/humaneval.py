@@ -127,7 +127,9 @@ async def through_graph(
     start = time.perf_counter()
     final = await graph.ainvoke(
         {"messages": [HumanMessage(request)]},
-        context=Context(task_type=path, **{k: v for k, v in extra.items() if k != "retry"}),
+        context=Context(
+            task_type=path, **{k: v for k, v in extra.items() if k not in ("retry", "rescue")}
+        ),
     )
     seconds = time.perf_counter() - start
     runs = list(final.get("executions", []))
@@ -138,15 +140,16 @@ async def through_graph(
 
 
 async def replay(
-    problem: dict[str, Any], outcome: Outcome, cache: dict[str, bool]
+    problem: dict[str, Any], outcome: Outcome, cache: dict[str, bool], max_candidates: int
 ) -> dict[str, Any]:
     """Pass and seconds of the code path stopped after each of its stages."""
     runs = outcome.runs
+    executor = [r for r in runs if r["by"] == "executor"]
     stages = {
-        "executor x1 + checks": [r for r in runs[:1] if r["by"] == "executor"],
-        "executor, all candidates": [r for r in runs if r["by"] == "executor"],
-        "executor + brain rescue": runs,
+        f"executor x{k}" + (" + checks" if k == 1 else ""): executor[:k]
+        for k in range(1, max_candidates + 1)
     }
+    stages["executor + brain"] = runs
     result: dict[str, Any] = {}
     for name, subset in stages.items():
         if not subset:
@@ -182,6 +185,7 @@ async def main() -> None:
     parser.add_argument("--context", action="append", default=[], help="graph context field=value")
     parser.add_argument("--json", type=Path, help="write every outcome here")
     parser.add_argument("--retry", choices=("sample", "debug"), help="executor retry strategy")
+    parser.add_argument("--rescue", choices=("fresh", "fix"), help="how the brain's rescue starts")
     args = parser.parse_args()
     problems = load_problems(args.problems, args.every, args.holdout)
     configs = [c for c in args.configs.split(",") if c]
@@ -189,13 +193,18 @@ async def main() -> None:
     if args.retry:
         solve.RETRY_STRATEGY = args.retry
         extra["retry"] = args.retry
+    if args.rescue:
+        solve.RESCUE_STYLE = args.rescue
+        extra["rescue"] = args.rescue
     manager = await asyncio.to_thread(build_model_manager)
     set_model_manager(manager)
     graph = build_graph()
     outcomes: dict[str, list[Outcome]] = {c: [] for c in configs}
     try:
-        for config in configs:
-            for problem in problems:
+        # Problem by problem, every configuration in turn: whatever else the machine is
+        # doing slows them alike, so the time ratios hold on a shared machine.
+        for problem in problems:
+            for config in configs:
                 if config in ("executor", "brain"):
                     outcome = await bare(manager, config, problem)
                 else:
@@ -211,8 +220,9 @@ async def main() -> None:
         if "code" in outcomes:
             cache: dict[str, bool] = {}
             by_id = {p["task_id"]: p for p in problems}
+            attempts = int(extra.get("max_attempts", Context().max_attempts))
             for outcome in outcomes["code"]:
-                stages = await replay(by_id[outcome.task_id], outcome, cache)
+                stages = await replay(by_id[outcome.task_id], outcome, cache, attempts)
                 for name, value in stages.items():
                     ablation.setdefault(name, []).append(value)
     finally:

@@ -9,7 +9,7 @@ then execute" is a visible path in Studio:
                    └─ swap_to_executor → execute                        ─┬─ rescue ─┬─ reflect
                                                                          ├─ reflect └─ END (code)
                                                                          └─ END
-                                                        reflect ─┬─ swap_to_executor (revise)
+                                                        reflect ─┬─ rescue (revise, brain)
                                                                  └─ END
 
 The executor's code runs against checks taken from the request; when all its candidates
@@ -82,7 +82,7 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
         "swap_back_to_brain", _after_brain_return, ["rescue", "reflect", END]
     )
     workflow.add_conditional_edges("rescue", after_rescue, ["reflect", END])
-    workflow.add_conditional_edges("reflect", after_reflect, ["swap_to_executor", END])
+    workflow.add_conditional_edges("reflect", after_reflect, ["rescue", END])
     return workflow
 
 

@@ -95,6 +95,17 @@ def failed_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
     return [step for step, run in chosen_runs(executions).items() if not run.get("accepted")]
 
 
+def unverified_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Function steps accepted with no check to pass (the request gave no usable example)."""
+    return [
+        step
+        for step, run in chosen_runs(executions).items()
+        if run.get("accepted")
+        and run.get("kind") == "function"
+        and not (run.get("checks") or {}).get("total")
+    ]
+
+
 def solution_code(executions: Sequence[Mapping[str, Any]], step: int | None = None) -> str:
     """The code that counts for `step` (default: the last step), or '' when none ran."""
     chosen = chosen_runs(executions)

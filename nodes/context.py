@@ -6,15 +6,18 @@ keep pointing one way (orquestra <- tools <- nodes <- graph).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from orquestra.errors import SettingsError
 
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_MAX_ITERATIONS = 2
 DEFAULT_EXECUTION_TIMEOUT_S = 30.0
 DEFAULT_MAX_TOOL_ROUNDS = 4
-DEFAULT_RESCUE_ATTEMPTS = 2
+DEFAULT_RESCUE_ATTEMPTS = 1
 TASK_TYPES = ("auto", "conversation", "planning", "code", "hybrid")
 
 # Field name → environment variable read when the field is left at its default.
@@ -94,20 +97,26 @@ class Context:
             try:
                 setattr(self, f.name, kind(raw))
             except ValueError:
-                raise ValueError(
+                raise SettingsError(
                     f"{var}={raw!r} is invalid: expected {kind.__name__} for {f.name}."
                 ) from None
         for name in ("max_attempts", "max_iterations", "max_tool_rounds"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+                raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.rescue_attempts < 0:
-            raise ValueError(f"rescue_attempts must be 0 or more, got {self.rescue_attempts}.")
+            raise SettingsError(f"rescue_attempts must be 0 or more, got {self.rescue_attempts}.")
+        timeout = self.execution_timeout_s
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise SettingsError(
+                f"execution_timeout_s must be a positive number of seconds, got {timeout} "
+                f"(ORQUESTRA_EXECUTION_TIMEOUT_S)."
+            )
         if self.task_type not in TASK_TYPES:
-            raise ValueError(
+            raise SettingsError(
                 f"task_type={self.task_type!r} is invalid. Allowed values: {', '.join(TASK_TYPES)}."
             )
         if self.swap_policy not in ("alternate", "coresident", "auto"):
-            raise ValueError(
+            raise SettingsError(
                 f"swap_policy={self.swap_policy!r} is invalid. Allowed values: alternate, "
                 f"coresident, auto."
             )

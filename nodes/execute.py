@@ -2,8 +2,9 @@
 
 All code steps of a request run in one residency of the executor (one lease for the
 whole node). Each step gets up to `max_attempts` candidates (see `nodes.solve`); the
-first that passes the checks wins. A step whose candidates all fail goes to the brain's
-rescue (`nodes.rescue`) when `rescue_attempts` allows.
+first that passes the checks wins. A step whose candidates all fail, or a function the
+request gave no example to check, goes to the brain (`nodes.rescue`) when
+`rescue_attempts` allows.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import chosen_runs, code_answer, failed_steps
+from nodes.answer import chosen_runs, code_answer, failed_steps, unverified_steps
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
 from nodes.solve import CodeTask, coder_messages, strategies, write_until_accepted
@@ -23,6 +24,9 @@ from tools.spec import read_spec
 
 # How much of an earlier step's output a later step sees.
 EARLIER_OUTPUT_CHARS = 500
+# A function's checks call it on the request's examples, which are small: a run that takes
+# longer than this is stuck in a loop, not computing.
+FUNCTION_CHECK_TIMEOUT_S = 10.0
 
 
 def code_steps(state: State) -> list[tuple[int, str]]:
@@ -56,6 +60,13 @@ def code_tasks(state: State) -> list[CodeTask]:
     ]
 
 
+def run_timeout(task: CodeTask, context: Context) -> float:
+    """Seconds one run may take: the context's limit, capped for checks of small examples."""
+    if task.kind == "function":
+        return min(context.execution_timeout_s, FUNCTION_CHECK_TIMEOUT_S)
+    return context.execution_timeout_s
+
+
 def _earlier_outputs(runs: list[dict[str, Any]]) -> str:
     return "".join(
         f"\n\nOutput of step {step}:\n{tail(run['stdout'], EARLIER_OUTPUT_CHARS)}"
@@ -86,7 +97,10 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 first_attempt=1,
                 timeout_s=context.execution_timeout_s,
             )
-    rescue = failed_steps(runs) if context.rescue_attempts else []
+    # A step the checks rejected, or one no check could verify, is the brain's to write.
+    rescue = (
+        sorted({*failed_steps(runs), *unverified_steps(runs)}) if context.rescue_attempts else []
+    )
     update: dict[str, Any] = {"executions": runs, "pending_rescue": rescue}
     if not hybrid and runs and not rescue:
         language = detect_language(request_text(state))

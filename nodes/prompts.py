@@ -31,7 +31,7 @@ EXECUTOR_FUNCTION_SYSTEM = (
     "needs and the function(s). No example calls, no tests, no input()."
 )
 
-EXECUTOR_STEP = "{request}{step}{context}{feedback}"
+EXECUTOR_STEP = "{request}{context}{feedback}"
 
 DEBUG_PROMPT = (
     "That code failed (exit code {exit_code}{timeout}):\n```\n{problem}\n```\n"
@@ -71,6 +71,13 @@ REFLECT_SYSTEM = (
 REFLECT_PROMPT = (
     "Request: {request}\n\nPlan:\n{plan}\n\nResults:\n{results}\n\nRevision rounds left: "
     "{rounds_left}. {answer_in}"
+)
+
+ANSWER_SYSTEM = (
+    "You are the brain of a two-model assistant. The coder ran code for the user's request; "
+    "you see, for each step, the real output of the run that counts. Write the final answer "
+    "for the user: state the result exactly as the output printed it, and explain it when "
+    "the request asks. Use only numbers that appear in the outputs or the request."
 )
 
 GROUNDING_PROMPT = (

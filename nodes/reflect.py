@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -33,7 +34,7 @@ from nodes.common import (
 )
 from nodes.context import Context
 from nodes.plan import render_plan
-from nodes.prompts import GROUNDING_PROMPT, REFLECT_PROMPT, REFLECT_SYSTEM
+from nodes.prompts import ANSWER_SYSTEM, GROUNDING_PROMPT, REFLECT_PROMPT, REFLECT_SYSTEM
 from nodes.state import State
 from orquestra.language import ANSWER_IN
 
@@ -94,21 +95,20 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     notes: list[str] = []
     emit({"type": "thinking", "role": "brain", "node": "reflect"})
     async with manager.use("brain") as chat:
-        messages = [SystemMessage(REFLECT_SYSTEM), HumanMessage(prompt)]
-        try:
-            result = await chat.with_structured_output(Reflection).ainvoke(messages)
-            verdict = (
-                result if isinstance(result, Reflection) else Reflection.model_validate(result)
-            )
-        except ValueError as exc:
-            notes.append(f"the brain's reflection was not structured ({exc}); answered plainly")
+        code_steps = sorted(chosen_runs(executions))
+        if rounds_left > 0 and code_steps:
+            messages: list[AnyMessage] = [SystemMessage(REFLECT_SYSTEM), HumanMessage(prompt)]
+            verdict = await _judge(chat, messages, notes)
+        else:  # nothing left to revise: only the answer is asked for, which small models do well
+            messages = [SystemMessage(ANSWER_SYSTEM), HumanMessage(prompt)]
             reply = await chat.ainvoke(messages)
             verdict = Reflection(verdict="done", answer=message_text(reply))
         emit({"type": "reflect", "verdict": verdict.verdict, "iteration": iteration})
-        if verdict.verdict == "revise" and rounds_left > 0:
+        if verdict.verdict == "revise":
             return {
                 "feedback": verdict.revision or verdict.answer,
                 "iteration": iteration + 1,
+                "pending_rescue": code_steps,
                 "notes": notes,
             }
         answer = verdict.answer.strip()
@@ -140,6 +140,17 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     return {"messages": [AIMessage(answer or outputs)], "feedback": None, "notes": notes}
 
 
-def after_reflect(state: State) -> Literal["swap_to_executor", "__end__"]:
-    """Revise (back to the executor) or finish: reflect leaves feedback only to revise."""
-    return "swap_to_executor" if state.get("feedback") else "__end__"
+async def _judge(chat: BaseChatModel, messages: list[AnyMessage], notes: list[str]) -> Reflection:
+    """The brain's structured verdict; a plain answer when it cannot give one."""
+    try:
+        result = await chat.with_structured_output(Reflection).ainvoke(messages)
+        return result if isinstance(result, Reflection) else Reflection.model_validate(result)
+    except ValueError as exc:
+        notes.append(f"the brain's reflection was not structured ({exc}); answered plainly")
+        reply = await chat.ainvoke(messages)
+        return Reflection(verdict="done", answer=message_text(reply))
+
+
+def after_reflect(state: State) -> Literal["rescue", "__end__"]:
+    """Revise (the brain rewrites the code) or finish: reflect leaves feedback only to revise."""
+    return "rescue" if state.get("feedback") else "__end__"

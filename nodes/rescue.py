@@ -1,57 +1,85 @@
-"""The rescue node: when the executor's candidates all fail, the brain writes the fix.
+"""The rescue node: the brain writes the code the executor could not.
 
-The brain sees the request verbatim, the executor's closest attempt and what went wrong
-(the failing check with expected and actual values, or the traceback), and writes the
-whole corrected code, which runs against the same checks. It gets `rescue_attempts`
-tries, debugging its own code between them. On a hybrid task the brain is resident for
-the reflection anyway, so a rescue costs no extra swap.
+The brain, three times the executor's size, writes the step from the request itself
+(measured by bench/humaneval.py: shown the executor's failed attempt, it copied its
+mistakes; from the request alone it got right what the executor could not), then, if
+the checks reject that, fixes its own code from the failing check or traceback. It gets
+`rescue_attempts` tries. Functions the request gave no example to check come here too:
+unverified, the stronger model's code is the better bet. On a hybrid task the brain is
+resident for the reflection anyway, so a rescue costs no extra swap.
+
+Revisions come here too: when the reflection finds that an output contradicts the request,
+the brain (resident, so no swap either way) rewrites the code with the reviewer's request
+and what the last code printed, and reflects again. Sending it back to the executor cost
+two swaps and, measured, the small coder repeated its misreading of the request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import code_answer
-from nodes.common import manager_for, request_text
+from nodes.answer import chosen_runs, code_answer
+from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
-from nodes.execute import code_tasks
-from nodes.solve import closest_run, rescue_messages, rescue_strategies, write_until_accepted
+from nodes.execute import code_tasks, run_timeout
+from nodes.solve import (
+    RESCUE_STYLE,
+    CodeTask,
+    closest_run,
+    coder_messages,
+    rescue_messages,
+    rescue_strategies,
+    write_until_accepted,
+)
 from nodes.state import State
 from orquestra.language import detect_language
 
+# How much of the last output a revision shows the brain.
+PRINTED_CHARS = 1500
+
+
+def _revision(task: CodeTask, previous: Mapping[str, Any] | None) -> CodeTask:
+    """The task with the reviewer's request and what the last script printed."""
+    if previous is None or not task.feedback:
+        return task
+    printed = tail(str(previous.get("stdout") or previous.get("stderr") or ""), PRINTED_CHARS)
+    feedback = f"{task.feedback}\nThe previous code printed:\n{printed}"
+    return replace(task, feedback=feedback)
+
 
 async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Have the brain fix every step whose executor candidates all failed."""
+    """Have the brain write every pending step: failed, unverified, or sent back to revise."""
     context = runtime.context
     manager = await manager_for(context)
     pending = set(state.get("pending_rescue") or [])
     executions = state.get("executions", [])
-    iteration = state.get("iteration", 0)
     runs: list[dict[str, Any]] = []
     async with manager.use("brain") as chat:
         for task in code_tasks(state):
-            if task.step not in pending:
+            tried = [r for r in executions if r["step"] == task.step]
+            if task.step not in pending or not tried:
                 continue
-            tried = [
-                r
-                for r in executions
-                if r["step"] == task.step and r.get("iteration", 0) == iteration
-            ]
-            if not tried:
-                continue
+            task = _revision(task, chosen_runs(tried).get(task.step))
+            messages = (
+                coder_messages(task)
+                if RESCUE_STYLE == "fresh"
+                else rescue_messages(task, closest_run(tried))
+            )
             runs += await write_until_accepted(
                 chat,
                 task,
-                rescue_messages(task, closest_run(tried)),
-                rescue_strategies(context.rescue_attempts),
+                messages,
+                rescue_strategies(max(context.rescue_attempts, 1)),
                 by="brain",
                 first_attempt=max(r["attempt"] for r in tried) + 1,
-                timeout_s=context.execution_timeout_s,
+                timeout_s=run_timeout(task, context),
             )
-    update: dict[str, Any] = {"executions": runs, "pending_rescue": []}
+    update: dict[str, Any] = {"executions": runs, "pending_rescue": [], "feedback": None}
     if state.get("task_type") != "hybrid":
         language = detect_language(request_text(state))
         every = [*executions, *runs]

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from nodes.common import emit, manager_for, request_text
 from nodes.context import Context
 from nodes.state import RESET, State
+from orquestra.errors import RequestTooLongError
 from orquestra.language import detect_language
 from orquestra.router import (
     ASK_MODEL_BELOW,
@@ -17,13 +18,42 @@ from orquestra.router import (
     RouteDecision,
     TaskType,
 )
+from orquestra.settings import ROLES
 
 ROUTER = IntelligentRouter()
+# Characters per token when a request's size is estimated before any model sees it (a
+# generous figure: prose runs 3.5-4.5 characters a token, so this rarely over-counts).
+CHARS_PER_TOKEN = 4.0
+# Room each model needs beside the request: system prompt, plan or results, the reply.
+PROMPT_RESERVE_TOKENS = 1536
+CONTEXT_VARIABLES = {"brain": "ORQUESTRA_BRAIN_NUM_CTX", "executor": "ORQUESTRA_EXECUTOR_NUM_CTX"}
+
+
+def check_fits(text: str, contexts: dict[str, int]) -> None:
+    """Raise a clear error when `text` cannot fit in a model's context window.
+
+    Ollama would cut such a prompt silently (the model answering a request it saw only
+    the end of), llama.cpp would refuse it with a bare ValueError.
+
+    Raises:
+        RequestTooLongError: The message names both sizes and the setting to change.
+    """
+    tokens = int(len(text) / CHARS_PER_TOKEN)
+    for role, window in sorted(contexts.items(), key=lambda item: item[1]):
+        if tokens + PROMPT_RESERVE_TOKENS > window:
+            raise RequestTooLongError(
+                f"The request is about {tokens:,} tokens ({len(text):,} characters), but the "
+                f"{role}'s context window holds {window:,} with {PROMPT_RESERVE_TOKENS:,} "
+                f"needed for its instructions and reply. Send a shorter request (or the part "
+                f"that matters), or raise {CONTEXT_VARIABLES[role]} if memory allows."
+            )
 
 
 async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Classify the request; when unsure, ask the model that is already resident."""
     text = request_text(state)
+    manager = await manager_for(runtime.context)
+    check_fits(text, {role: manager.settings.options_for(role)["num_ctx"] for role in ROLES})
     forced = runtime.context.task_type
     if forced != "auto":
         task_type = cast(TaskType, forced)
@@ -33,7 +63,6 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     else:
         decision = ROUTER.classify(text)
     if decision.confidence < ASK_MODEL_BELOW and text.strip():
-        manager = await manager_for(runtime.context)
         resident = manager.get_status()["current_role"]
         if resident is not None:
             async with manager.use(resident) as chat:
@@ -48,7 +77,6 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if decision.task_type in ("code", "hybrid"):
         # The executor will be needed (after the plan, for hybrid tasks): start reading its
         # weights now, so the read overlaps with planning and with unloading the brain.
-        manager = await manager_for(runtime.context)
         await manager.prefetch("executor")
     emit({"type": "route", **route_info})
     return {

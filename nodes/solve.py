@@ -46,6 +46,9 @@ SAMPLE_SEED_BASE = 1000
 # What the executor's candidates after the first are: fresh samples, or fixes of the last
 # one with its failure shown (measured by bench/humaneval.py --retry).
 RETRY_STRATEGY: Strategy = "sample"
+# How the brain's rescue starts: `fresh` (from the request alone) or `fix` (shown the
+# executor's closest failed attempt); measured by bench/humaneval.py --rescue.
+RESCUE_STYLE: Literal["fresh", "fix"] = "fresh"
 # How much of a failure the coder is shown when asked to fix it.
 FAILURE_CHARS = 2000
 
@@ -96,11 +99,15 @@ def sampled(chat: BaseChatModel, temperature: float, seed: int) -> BaseChatModel
 
 
 def coder_messages(task: CodeTask) -> list[AnyMessage]:
-    """The executor's prompt: the request verbatim, the step, earlier outputs, feedback."""
+    """The coder's prompt: the request verbatim, earlier outputs, the reviewer's feedback.
+
+    The plan's wording of the step is left out on purpose: the request is the
+    specification, and a paraphrase misleads a small coder (measured: "the first 20
+    primes" planned as "iterate over the numbers up to 20" gave the primes below 20).
+    """
     system = EXECUTOR_FUNCTION_SYSTEM if task.kind == "function" else EXECUTOR_SYSTEM
     prompt = EXECUTOR_STEP.format(
         request=task.request,
-        step=f"\n\nDo this step of the plan now: {task.description}" if task.description else "",
         context=task.earlier,
         feedback=f"\n\nReviewer's request: {task.feedback}" if task.feedback else "",
     )

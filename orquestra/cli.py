@@ -1,13 +1,16 @@
 """The `orquestra` command: run a request, show status, diagnose, manage models.
 
     orquestra run "Crie um script Python que soma os números de 1 a 10"
+    orquestra run - < request.txt          (or: orquestra run --file request.txt)
     orquestra run --json "Planeje e execute ..."
     orquestra status
     orquestra doctor
-    orquestra models list | orquestra models setup
+    orquestra models list | orquestra models setup | orquestra models fetch
 
-The workflow (`graph/`) sits above this package in the import order, so it is loaded
-when a command needs it, not when `orquestra` is imported.
+Every failure a user can meet ends with one line naming the fix (`--debug` adds the
+traceback); Ctrl-C or SIGTERM ends a run cleanly at any moment (see
+`orquestra.interrupts`). The workflow (`graph/`) sits above this package in the import
+order, so it is loaded when a command needs it, not when `orquestra` is imported.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import sys
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orquestra.errors import OrquestraError
+from orquestra.cli_support import Shell, guarded, read_request, run_async
 from orquestra.run_view import RunView, state_json
 from orquestra.runtime import build_model_manager, set_model_manager
 
@@ -38,12 +43,16 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 console = Console()
-errors = Console(stderr=True)
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    errors.print(f"[bold red]Error:[/] {escape(str(exc))}")
-    return typer.Exit(code=1)
+@app.callback()
+def options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback behind an error.")
+    ] = False,
+) -> None:
+    """A brain and a coder executor sharing one GPU (Ollama, or embedded models on the CPU)."""
+    Shell.debug = debug
 
 
 async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +60,11 @@ async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[s
 
     manager = await asyncio.to_thread(build_model_manager, **overrides)
     set_model_manager(manager)
+    if manager.backend.name == "embedded" and not as_json:
+        from orquestra.models_cmd import fetch_embedded
+
+        # A first run fetches the models (1.5 GiB, once): show it, not a silent minute.
+        await asyncio.to_thread(fetch_embedded, manager.settings.cache_dir, console)
     workflow = importlib.import_module("graph.workflow")
     context = importlib.import_module("nodes.context").Context()
     graph = workflow.build_graph()
@@ -82,7 +96,15 @@ async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[s
 
 @app.command()
 def run(
-    message: Annotated[str, typer.Argument(help="What you need, in Portuguese or English.")],
+    message: Annotated[
+        str | None,
+        typer.Argument(
+            help="What you need, in Portuguese or English; `-` reads it from standard input."
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the request from this file.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the final state as JSON.")] = False,
     brain_model: Annotated[str | None, typer.Option(help="Brain model (DEFAULT_MODEL).")] = None,
     executor_model: Annotated[
@@ -91,6 +113,7 @@ def run(
     backend: Annotated[str | None, typer.Option(help="ollama, embedded or auto.")] = None,
 ) -> None:
     """Run one request through the workflow: route, swaps, code runs, answer."""
+    text = read_request(message, file)
     overrides = {
         k: v
         for k, v in {
@@ -100,12 +123,11 @@ def run(
         }.items()
         if v
     }
-    try:
-        final = asyncio.run(_run(message, as_json, overrides))
-    except OrquestraError as exc:
-        raise _fail(exc) from None
+    final = run_async(lambda: _run(text, as_json, overrides))
     if as_json:
         print(state_json(final))
+    if final.get("error"):
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -122,17 +144,14 @@ def status(
         finally:
             await manager.aclose()
 
-    try:
-        info = asyncio.run(read())
-    except OrquestraError as exc:
-        raise _fail(exc) from None
+    info = run_async(read)
     if as_json:
         print(json.dumps(info, indent=2, default=str))
         return
     table = Table(title="orquestra status", show_header=False)
     for key, value in info.items():
         if key != "last_swap":
-            table.add_row(key, str(value))
+            table.add_row(key, escape(str(value)))
     console.print(table)
 
 
@@ -142,11 +161,8 @@ def doctor() -> None:
     from orquestra.doctor import run_checks
     from orquestra.settings import load_settings
 
-    try:
-        settings = load_settings()
-    except OrquestraError as exc:
-        raise _fail(exc) from None
-    checks = asyncio.run(run_checks(settings))
+    settings = guarded(load_settings)
+    checks = run_async(lambda: run_checks(settings))
     table = Table(title="orquestra doctor")
     for column in ("check", "", "found", "fix"):
         table.add_column(column)
@@ -163,16 +179,24 @@ def models_list() -> None:
     """Models Ollama has pulled (brain and executor marked) and the embedded models."""
     from orquestra.models_cmd import list_models
 
-    try:
-        rows = asyncio.run(list_models())
-    except OrquestraError as exc:
-        raise _fail(exc) from None
+    rows = run_async(list_models)
     table = Table(title="models")
     for column in ("backend", "model", "size", "role", "state"):
         table.add_column(column)
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
+
+
+@models_app.command("fetch")
+def models_fetch() -> None:
+    """Fetch the embedded models into the cache once (1.5 GiB), with a progress bar."""
+    from orquestra.models_cmd import fetch_embedded
+    from orquestra.settings import load_settings
+
+    settings = guarded(load_settings)
+    for path in guarded(lambda: fetch_embedded(settings.cache_dir, console)):
+        console.print(f"[green]ready:[/] {escape(str(path))}")
 
 
 @models_app.command("setup")
@@ -184,11 +208,17 @@ def models_setup(
     """Pull the executor and create the brain variant through Ollama, with progress bars."""
     from orquestra.models_cmd import setup_models
 
+    run_async(lambda: setup_models(brain_base, console))
+
+
+def main() -> None:
+    """The console script: the app, with Ctrl-C before a run starts ending quietly too."""
     try:
-        asyncio.run(setup_models(brain_base, console))
-    except OrquestraError as exc:
-        raise _fail(exc) from None
+        app()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -6,6 +6,7 @@ Each check reports what it found and, when something is wrong, the fix.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,12 +61,49 @@ async def _footprints(settings: Settings, backend: OllamaBackend) -> dict[str, i
     return sizes
 
 
+async def _backend_check(settings: Settings) -> Check:
+    """The backend `orquestra run` would use, chosen exactly as it chooses (with its errors)."""
+    from orquestra.runtime import select_backend  # runtime builds on everything here
+
+    try:
+        backend, chosen = await asyncio.to_thread(select_backend, settings)
+    except OrquestraError as exc:
+        return Check("backend", "fail", str(exc), "orquestra run would stop with this error")
+    await backend.aclose()
+    return Check(
+        "backend",
+        "ok",
+        f"{backend.name} (ORQUESTRA_BACKEND={settings.backend}): brain {chosen.brain_model}, "
+        f"executor {chosen.executor_model}",
+    )
+
+
+def _embedded_check(settings: Settings) -> Check:
+    if not llama_available():
+        return Check(
+            "embedded",
+            "warn",
+            "llama-cpp-python is not installed",
+            f"for the CPU fallback, run: {assets.INSTALL_HINT}",
+        )
+    names = ", ".join(assets.EMBEDDED_MODELS)
+    if assets.ready(settings.cache_dir):
+        return Check("embedded", "ok", f"llama-cpp-python and {names}")
+    size = sum(m.size for m in assets.EMBEDDED_MODELS.values()) / 2**30
+    return Check(
+        "embedded",
+        "warn",
+        f"llama-cpp-python present; {names} not fetched yet ({size:.1f} GiB, once)",
+        f"{assets.FETCH_HINT} (or let the first run fetch them)",
+    )
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a user would fix them."""
     checks: list[Check] = []
     url = settings.ollama_base_url
     version = await _ollama_version(settings)
-    embedded_ready = llama_available() and assets.all_installed()
+    embedded_ready = llama_available()
     if version is None:
         fix = "start it with `ollama serve` (or the Ollama app), or set OLLAMA_BASE_URL"
         if embedded_ready:
@@ -75,6 +113,8 @@ async def run_checks(settings: Settings) -> list[Check]:
         )
     else:
         checks.append(Check("Ollama", "ok", f"version {version} at {url}"))
+
+    checks.append(await _backend_check(settings))
 
     probe = NvmlProbe(settings.gpu_index)
     reading = probe.read()
@@ -111,7 +151,11 @@ async def run_checks(settings: Settings) -> list[Check]:
                     checks.append(Check(f"{role} model", "ok", f"{model} is pulled"))
                 else:
                     missing = True
-                    fix = "orquestra models setup" if role == "brain" else f"ollama pull {model}"
+                    fix = (
+                        "orquestra models setup"
+                        if role == "brain"
+                        else f"ollama pull {shlex.quote(model)}"
+                    )
                     checks.append(Check(f"{role} model", "fail", f"{model} is not pulled", fix))
             if not missing:
                 sizes = await _footprints(settings, backend)
@@ -139,18 +183,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         finally:
             await backend.aclose()
 
-    if embedded_ready:
-        names = ", ".join(assets.EMBEDDED_MODELS)
-        checks.append(Check("embedded", "ok", f"llama-cpp-python and {names}"))
-    else:
-        found = (
-            "llama-cpp-python present, models missing"
-            if llama_available()
-            else "llama-cpp-python is not installed"
-        )
-        checks.append(
-            Check("embedded", "warn", found, f"for the CPU fallback, run: {assets.INSTALL_HINT}")
-        )
+    checks.append(_embedded_check(settings))
 
     from tools.isolation import available_tiers  # the sandbox sits above the runtime
 

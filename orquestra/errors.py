@@ -54,3 +54,11 @@ def is_tools_unsupported(exc: BaseException) -> bool:
     Ollama answers 400 `... does not support tools`; other servers word it alike.
     """
     return "does not support tools" in str(exc).lower()
+
+
+class RequestTooLongError(OrquestraError, ValueError):
+    """The request does not fit in a model's context window (the message names both sizes)."""
+
+
+class GenerationStoppedError(OrquestraError):
+    """An in-process generation was stopped because the run was interrupted."""

@@ -91,12 +91,15 @@ class ModelManager:
         *,
         probe: VramProbe | None = None,
         ledger: FootprintLedger | None = None,
+        budget_source: str | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.probe: VramProbe = probe or NvmlProbe(settings.gpu_index)
         self.ledger = ledger or FootprintLedger(settings.cache_dir / LEDGER_FILENAME)
         self.budget_bytes, self.budget_source = resolve_budget(settings, self.probe)
+        if budget_source is not None:  # the budget was chosen for the user, not by them
+            self.budget_source = budget_source
         self.limits = Limits(
             budget=self.budget_bytes,
             policy=settings.swap_policy,

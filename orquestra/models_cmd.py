@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ollama
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 
 from orquestra.backends.embedded import llama_available
 from orquestra.backends.ollama import OllamaBackend, canonical_name
@@ -43,7 +51,12 @@ async def list_models() -> list[tuple[str, str, str, str, str]]:
     finally:
         await backend.aclose()
     for spec, role in ((assets.BRAIN_MODEL, "brain"), (assets.EXECUTOR_MODEL, "executor")):
-        state = "installed" if assets.installed(spec) else f"missing: {assets.INSTALL_HINT}"
+        if assets.fetched(spec, settings.cache_dir):
+            state = f"fetched ({assets.model_path(spec, settings.cache_dir)})"
+        elif assets.installed(spec):
+            state = "in the environment as packages (fetched into the cache on first use)"
+        else:
+            state = f"not fetched: {assets.FETCH_HINT}"
         if not llama_available():
             state = f"llama-cpp-python missing: {assets.INSTALL_HINT}"
         rows.append(("embedded", spec.name, f"{gib(spec.size)} GiB", role, state))
@@ -103,3 +116,21 @@ async def setup_models(brain_base: str, console: Console) -> None:
     console.print(
         f"[green]Ready:[/] brain {settings.brain_model}, executor {settings.executor_model}"
     )
+
+
+def fetch_embedded(cache_dir: Path, console: Console) -> list[Path]:
+    """Fetch every embedded model into `cache_dir` with a progress bar (blocking)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    paths = []
+    with Progress(*columns, console=console, transient=False) as progress:
+        for spec in assets.EMBEDDED_MODELS.values():
+            if assets.fetched(spec, cache_dir):
+                paths.append(assets.model_path(spec, cache_dir))
+                continue
+            task = progress.add_task(f"{spec.name}: fetching and verifying", total=spec.size)
+
+            def advance(done: int, total: int, task: TaskID = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            paths.append(assets.assemble(spec, cache_dir, advance))
+    return paths

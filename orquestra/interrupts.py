@@ -1,0 +1,79 @@
+"""Ending a command cleanly on Ctrl-C or SIGTERM, at any moment.
+
+`run_until_interrupted(coro)` is `asyncio.run(coro)` where SIGINT and SIGTERM cancel the
+run instead of tearing the interpreter down under it: the running task is cancelled, so
+every `finally` runs (sandboxed code is killed and reaped, leases are released, models
+are closed); an in-process generation stops at its next token; the worker threads are
+joined before the loop closes, so no native code is left running while Python exits (the
+cause of the `Segmentation fault` a bare Ctrl-C gave). A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from orquestra.backends.stopping import allow_generation, stop_generation
+
+T = TypeVar("T")
+
+# Exit status of a command ended by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM).
+SIGNAL_EXIT_BASE = 128
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(Exception):
+    """The run was ended by a signal; `exit_code` is what the command exits with."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+        self.exit_code = SIGNAL_EXIT_BASE + signum
+
+
+def run_until_interrupted(coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` to completion, or raise `Interrupted` once a signal has stopped it."""
+    loop = asyncio.new_event_loop()
+    main = loop.create_task(coro)
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if received:  # the second one: no more waiting
+            os._exit(SIGNAL_EXIT_BASE + signum)
+        received.append(signum)
+        stop_generation()
+        main.cancel()
+
+    for signum in HANDLED:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, threads
+            loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        result = loop.run_until_complete(main)
+        if received:  # the run finished on its own while the signal was handled
+            raise Interrupted(received[0])
+        return result
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise Interrupted(received[0] if received else signal.SIGINT) from None
+    finally:
+        try:
+            _cancel_remaining(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            for signum in HANDLED:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(signum)
+            loop.close()
+            allow_generation()
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

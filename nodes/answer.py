@@ -150,12 +150,32 @@ def numbers(text: str) -> list[str]:
 
 
 def _spellings(number: str) -> set[str]:
-    """Ways the same number may be printed: `1,229` / `1.229` / `1229`, `2.0` / `2`."""
-    plain = number.replace(",", "").replace(".", "")
-    forms = {number, plain, number.replace(",", "."), number.replace(".", ",")}
+    """Ways the same number may be printed: `1,229` / `1.229` / `1229`, `2.0` / `2` / `2,0`."""
+    forms = {number, number.replace(",", "."), number.replace(".", ",")}
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", number):  # thousands groups, either mark
+        forms.add(number.replace(",", "").replace(".", ""))
     if re.fullmatch(r"\d+[.,]0+", number):
         forms.add(re.split(r"[.,]", number)[0])
     return forms
+
+
+def same_result(first: str, second: str) -> bool:
+    """Whether two outputs state the same result: the same numbers, or the same words."""
+    a, b = numbers(first), numbers(second)
+    if a or b:
+        return [_value(n) for n in a] == [_value(n) for n in b]
+    return " ".join(first.lower().split()) == " ".join(second.lower().split())
+
+
+def _value(number: str) -> float | str:
+    """A printed number's value (`1,229` thousands, `2,5` decimal comma), or the text."""
+    plain = number.replace(",", "").replace(".", "")
+    if re.fullmatch(r"\d{1,3}([.,]\d{3})+", number):
+        return float(plain)
+    try:
+        return float(number.replace(",", "."))
+    except ValueError:
+        return number
 
 
 def ungrounded_numbers(answer: str, sources: Iterable[str]) -> list[str]:

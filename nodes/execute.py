@@ -2,13 +2,15 @@
 
 All code steps of a request run in one residency of the executor (one lease for the
 whole node). Each step gets up to `max_attempts` candidates (see `nodes.solve`); the
-first that passes the checks wins. A step whose candidates all fail, or a function the
-request gave no example to check, goes to the brain (`nodes.rescue`) when
-`rescue_attempts` allows.
+first that passes the checks wins. A script, which no check can verify, is confirmed by
+a second, independent candidate that must print the same result. A step whose candidates
+all fail, a function the request gave no example to check, or a script whose two
+candidates disagree goes to the brain (`nodes.rescue`) when `rescue_attempts` allows.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
@@ -17,7 +19,7 @@ from langgraph.runtime import Runtime
 from nodes.answer import chosen_runs, code_answer, failed_steps, unverified_steps
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
-from nodes.solve import CodeTask, coder_messages, strategies, write_until_accepted
+from nodes.solve import CodeTask, coder_messages, confirm, strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
 from tools.spec import read_spec
@@ -84,23 +86,35 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if hybrid or context.rescue_attempts:
         # The brain may come next (reflect, or rescue): read its weights while code runs.
         await manager.prefetch("brain")
+    disputed: list[int] = []
     async with manager.use("executor") as chat:
         for task in code_tasks(state):
             if runs:
-                task = CodeTask(**{**task.__dict__, "earlier": _earlier_outputs(runs)})
-            runs += await write_until_accepted(
+                task = replace(task, earlier=_earlier_outputs(runs))
+            base = coder_messages(task)
+            written = await write_until_accepted(
                 chat,
                 task,
-                coder_messages(task),
+                base,
                 strategies(context.max_attempts),
                 by="executor",
                 first_attempt=1,
-                timeout_s=context.execution_timeout_s,
+                timeout_s=run_timeout(task, context),
             )
-    # A step the checks rejected, or one no check could verify, is the brain's to write.
-    rescue = (
-        sorted({*failed_steps(runs), *unverified_steps(runs)}) if context.rescue_attempts else []
-    )
+            if task.kind == "script" and written[-1]["accepted"]:
+                # No check can verify a script's result: an independent second candidate
+                # must print the same one, or the brain settles the dispute.
+                second = await confirm(
+                    chat, task, base, written[-1], timeout_s=run_timeout(task, context)
+                )
+                written.append(second)
+                if not second["accepted"]:
+                    disputed.append(task.step)
+            runs += written
+    # A step the checks rejected, one no check could verify, or a disputed script is the
+    # brain's to write.
+    unsettled = {*failed_steps(runs), *unverified_steps(runs), *disputed}
+    rescue = sorted(unsettled) if context.rescue_attempts else []
     update: dict[str, Any] = {"executions": runs, "pending_rescue": rescue}
     if not hybrid and runs and not rescue:
         language = detect_language(request_text(state))

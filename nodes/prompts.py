@@ -39,25 +39,6 @@ DEBUG_PROMPT = (
     "corrected code in one ```python block."
 )
 
-RESCUE_SYSTEM = (
-    "You are a senior Python programmer. A junior coder's script for the task below failed. "
-    "Work out what is wrong and write a correct script that runs on its own with the "
-    "standard library and prints the result the task asks for. Reply with the complete "
-    "script in one ```python block."
-)
-
-RESCUE_FUNCTION_SYSTEM = (
-    "You are a senior Python programmer. A junior coder's implementation of the function(s) "
-    "below failed the task's own examples. Work out what the docstring really asks for and "
-    "write a correct implementation with the same names and parameters. Reply with the "
-    "complete code in one ```python block: imports and function(s), no example calls."
-)
-
-RESCUE_PROMPT = (
-    "{request}{step}\n\nThe junior coder's attempt:\n```python\n{code}\n```\n\n"
-    "What happened when it ran:\n```\n{problem}\n```\n\nWrite the correct code."
-)
-
 REFLECT_SYSTEM = (
     "You are the brain of a two-model assistant. The coder ran code for the user's request; "
     "you see the plan and, for each step, the real output of the run that counts. Compare "

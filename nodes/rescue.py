@@ -1,10 +1,11 @@
 """The rescue node: the brain writes the code the executor could not.
 
 The brain, three times the executor's size, writes the step from the request itself
-(measured by bench/humaneval.py: shown the executor's failed attempt, it copied its
-mistakes; from the request alone it got right what the executor could not), then, if
-the checks reject that, fixes its own code from the failing check or traceback. It gets
-`rescue_attempts` tries. Functions the request gave no example to check come here too:
+(measured by bench/humaneval.py: shown the executor's failed attempt and its failing
+check instead, it solved the same problems, so the simpler prompt stays), then, if the
+checks reject that and `rescue_attempts` allows, fixes its own code from the failing
+check or traceback. Functions the request gave no example to check come here too, and
+scripts whose two executor candidates printed different results:
 unverified, the stronger model's code is the better bet. On a hybrid task the brain is
 resident for the reflection anyway, so a rescue costs no extra swap.
 
@@ -27,15 +28,7 @@ from nodes.answer import chosen_runs, code_answer
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
 from nodes.execute import code_tasks, run_timeout
-from nodes.solve import (
-    RESCUE_STYLE,
-    CodeTask,
-    closest_run,
-    coder_messages,
-    rescue_messages,
-    rescue_strategies,
-    write_until_accepted,
-)
+from nodes.solve import CodeTask, coder_messages, rescue_strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
 
@@ -65,15 +58,10 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             if task.step not in pending or not tried:
                 continue
             task = _revision(task, chosen_runs(tried).get(task.step))
-            messages = (
-                coder_messages(task)
-                if RESCUE_STYLE == "fresh"
-                else rescue_messages(task, closest_run(tried))
-            )
             runs += await write_until_accepted(
                 chat,
                 task,
-                messages,
+                coder_messages(task),
                 rescue_strategies(max(context.rescue_attempts, 1)),
                 by="brain",
                 first_attempt=max(r["attempt"] for r in tried) + 1,

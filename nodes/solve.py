@@ -3,8 +3,8 @@
 A small coder rarely repairs its own code from one failing check, so the budget goes
 where it pays (measured by `bench/humaneval.py`): the executor's first, greedy answer; if
 the checks reject it, fresh samples (another draw often gets right what the first got
-wrong); and when they all fail, the brain, shown the task, the closest attempt and what
-went wrong, writes the fix. The first candidate that passes wins.
+wrong); and when they all fail, the brain writes the step from the request (shown the
+executor's failed attempt instead, it did no better). The first candidate that passes wins.
 
 Every candidate runs in the sandbox against the checks of `tools.checks`; a candidate
 identical to one already run is not run again.
@@ -20,22 +20,20 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
+from nodes.answer import same_result
 from nodes.common import emit, message_text, tail
 from nodes.prompts import (
     DEBUG_PROMPT,
     EXECUTOR_FUNCTION_SYSTEM,
     EXECUTOR_STEP,
     EXECUTOR_SYSTEM,
-    RESCUE_FUNCTION_SYSTEM,
-    RESCUE_PROMPT,
-    RESCUE_SYSTEM,
 )
 from tools.checks import CheckedRun, CheckTally, arun_checked
 from tools.extract import extract_code
 from tools.sandbox import ExecutionResult
 from tools.spec import Spec, definitions_only
 
-Strategy = Literal["greedy", "sample", "debug"]
+Strategy = Literal["greedy", "sample", "debug", "confirm"]
 Writer = Literal["executor", "brain"]
 
 NO_CODE_ERROR = "No Python code block was found in the reply."
@@ -46,9 +44,9 @@ SAMPLE_SEED_BASE = 1000
 # What the executor's candidates after the first are: fresh samples, or fixes of the last
 # one with its failure shown (measured by bench/humaneval.py --retry).
 RETRY_STRATEGY: Strategy = "sample"
-# How the brain's rescue starts: `fresh` (from the request alone) or `fix` (shown the
-# executor's closest failed attempt); measured by bench/humaneval.py --rescue.
-RESCUE_STYLE: Literal["fresh", "fix"] = "fresh"
+# The confirming candidate's seed, apart from the retry samples' seeds.
+CONFIRM_SEED_OFFSET = 100
+DISAGREEMENT = "Its output disagrees with the first candidate's, which printed:\n{first}"
 # How much of a failure the coder is shown when asked to fix it.
 FAILURE_CHARS = 2000
 
@@ -114,18 +112,6 @@ def coder_messages(task: CodeTask) -> list[AnyMessage]:
     return [SystemMessage(system), HumanMessage(prompt)]
 
 
-def rescue_messages(task: CodeTask, closest: dict[str, Any]) -> list[AnyMessage]:
-    """The brain's prompt: the request, the closest failed attempt and what went wrong."""
-    system = RESCUE_FUNCTION_SYSTEM if task.kind == "function" else RESCUE_SYSTEM
-    prompt = RESCUE_PROMPT.format(
-        request=task.request,
-        step=f"\n\nStep of the plan: {task.description}" if task.description else "",
-        code=closest.get("code") or "(no code)",
-        problem=tail(str(closest.get("problem") or closest.get("stderr") or ""), FAILURE_CHARS),
-    )
-    return [SystemMessage(system), HumanMessage(prompt)]
-
-
 def _record(
     task: CodeTask,
     attempt: int,
@@ -161,6 +147,38 @@ def _no_code(text: str) -> CheckedRun:
     return CheckedRun(result, CheckTally(0, 0), False, NO_CODE_ERROR + f"\nThe reply was:\n{text}")
 
 
+async def _candidate(
+    chat: BaseChatModel,
+    task: CodeTask,
+    conversation: Sequence[AnyMessage],
+    strategy: Strategy,
+    *,
+    by: Writer,
+    attempt: int,
+    seed: int,
+    timeout_s: float,
+    ran: dict[str, CheckedRun],
+) -> tuple[Any, dict[str, Any], CheckedRun]:
+    """One candidate: ask `chat`, extract the code, run it against the checks."""
+    model = sampled(chat, SAMPLE_TEMPERATURE if strategy in ("sample", "confirm") else 0.0, seed)
+    node = "execute" if by == "executor" else "rescue"
+    emit({"type": "thinking", "role": by, "node": node, "attempt": attempt})
+    started = time.perf_counter()
+    reply = await model.ainvoke(list(conversation))
+    model_s = time.perf_counter() - started
+    text = message_text(reply)
+    code = extract_code(text)
+    if code and task.kind == "function":
+        code = definitions_only(code)
+    if not code:
+        checked = _no_code(text)
+    elif code in ran:
+        checked = ran[code]
+    else:
+        checked = ran[code] = await arun_checked(code, task.spec, timeout_s=timeout_s)
+    return reply, _record(task, attempt, by, strategy, checked, model_s), checked
+
+
 async def write_until_accepted(
     chat: BaseChatModel,
     task: CodeTask,
@@ -178,28 +196,24 @@ async def write_until_accepted(
     for index, strategy in enumerate(plan):
         if strategy == "sample":
             conversation = list(base)
-        model = sampled(chat, 0.0 if strategy != "sample" else SAMPLE_TEMPERATURE, _seed(index))
-        node = "execute" if by == "executor" else "rescue"
-        emit({"type": "thinking", "role": by, "node": node, "attempt": first_attempt + index})
-        started = time.perf_counter()
-        reply = await model.ainvoke(conversation)
-        model_s = time.perf_counter() - started
-        text = message_text(reply)
-        code = extract_code(text)
-        if code and task.kind == "function":
-            code = definitions_only(code)
-        if not code:
-            checked = _no_code(text)
-        elif code in ran:
-            checked = ran[code]
-        else:
-            checked = ran[code] = await arun_checked(code, task.spec, timeout_s=timeout_s)
-        run = _record(task, first_attempt + index, by, strategy, checked, model_s)
+        reply, run, checked = await _candidate(
+            chat,
+            task,
+            conversation,
+            strategy,
+            by=by,
+            attempt=first_attempt + index,
+            seed=_seed(index),
+            timeout_s=timeout_s,
+            ran=ran,
+        )
         runs.append(run)
         emit(_event(run))
         if checked.accepted:
             break
-        conversation.append(reply if isinstance(reply, AIMessage) else AIMessage(text))
+        conversation.append(
+            reply if isinstance(reply, AIMessage) else AIMessage(message_text(reply))
+        )
         conversation.append(
             HumanMessage(
                 DEBUG_PROMPT.format(
@@ -211,6 +225,38 @@ async def write_until_accepted(
             )
         )
     return runs
+
+
+async def confirm(
+    chat: BaseChatModel,
+    task: CodeTask,
+    base: Sequence[AnyMessage],
+    accepted: dict[str, Any],
+    *,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """A second, independent candidate for a script no check can verify.
+
+    It counts only when its output states the same result (see `nodes.answer.same_result`);
+    otherwise it is rejected, with the disagreement as the reason, and the step is in
+    dispute (the brain settles it).
+    """
+    _, run, _ = await _candidate(
+        chat,
+        task,
+        base,
+        "confirm",
+        by="executor",
+        attempt=accepted["attempt"] + 1,
+        seed=_seed(CONFIRM_SEED_OFFSET),
+        timeout_s=timeout_s,
+        ran={},
+    )
+    if run["accepted"] and not same_result(run["stdout"], accepted["stdout"]):
+        run["accepted"] = False
+        run["problem"] = DISAGREEMENT.format(first=tail(accepted["stdout"], 300))
+    emit(_event(run))
+    return run
 
 
 def _seed(index: int) -> int:
@@ -230,16 +276,3 @@ def _event(run: dict[str, Any]) -> dict[str, Any]:
         "stdout": tail(run["stdout"], 500),
         "stderr": tail(run["stderr"], 500),
     }
-
-
-def closest_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The failed run nearest to passing: most checks passed, then ran cleanly, then first."""
-    return max(
-        runs,
-        key=lambda r: (
-            r["checks"]["passed"],
-            int(r["exit_code"] == 0),
-            int(bool(r["code"])),
-            -r["attempt"],
-        ),
-    )

@@ -41,6 +41,8 @@ TAIL_CHARS = 1500
 INTENT_HEAD_CHARS = 2000
 INTENT_TAIL_CHARS = 600
 # Below this confidence `aclassify` asks the model.
+# Confidence of a request that asks for both a plan and its execution in so many words.
+EXPLICIT_HYBRID_CONFIDENCE = 0.9
 ASK_MODEL_BELOW = 0.75
 # How fast confidence grows with the score's distance from the decision boundary.
 CONFIDENCE_SCALE = 2.5
@@ -182,8 +184,12 @@ class IntelligentRouter:
             task_type = "conversation"
         if not reasons:
             reasons.append("no cue: conversation by default")
+        confidence = _confidence(score)
+        if task_type == "hybrid" and plan and build:
+            # "Plan and execute ..." says what it wants, whatever else the cues weigh.
+            confidence = max(confidence, EXPLICIT_HYBRID_CONFIDENCE)
         return RouteDecision(
-            task_type, TASK_ROLES[task_type], _confidence(score), tuple(reasons), round(score, 2)
+            task_type, TASK_ROLES[task_type], confidence, tuple(reasons), round(score, 2)
         )
 
     async def aclassify(self, text: str, model: BaseChatModel | None = None) -> RouteDecision:

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from nodes.answer import chosen_runs, code_answer, quoted_outputs, ungrounded_numbers
+from nodes.answer import (
+    chosen_runs,
+    code_answer,
+    quoted_outputs,
+    same_result,
+    ungrounded_numbers,
+)
 from nodes.plan import tidy_plan
 from orquestra.language import detect_language
 
@@ -46,6 +52,7 @@ def test_numbers_no_run_printed_are_ungrounded() -> None:
     assert ungrounded_numbers("A soma é 77.", sources) == ["77"]
     assert ungrounded_numbers("São 1,229 primos (1.229).", ["1229\n"]) == []
     assert ungrounded_numbers("Step 2 of 3 printed 5.0", ["5\n"]) == []
+    assert ungrounded_numbers("A soma é 180 e a média 18.0", ["18.0\n"]) == ["180"]
 
 
 def test_the_code_answer_leads_with_the_result_in_the_request_language() -> None:
@@ -101,3 +108,11 @@ def test_plans_lose_busywork_and_repeats_and_code_steps_become_one_script() -> N
         {"description": "Explain the result", "needs_code": False},
     ]
     assert tidy_plan([], "do it") == [{"description": "do it", "needs_code": True}]
+
+
+def test_two_outputs_agree_when_they_state_the_same_result() -> None:
+    assert same_result("639\n", "The sum is 639.")
+    assert same_result("1,229 primes", "1229")
+    assert same_result("média: 18,0", "18.0")
+    assert not same_result("77", "639")
+    assert same_result("True", "true") and not same_result("True", "False")

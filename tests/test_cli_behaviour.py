@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -289,3 +290,18 @@ def test_ctrl_c_stops_a_real_model_midway_without_a_crash(
     assert terminal.finish() == 130, terminal.text[-2000:]
     assert "interrupted" in terminal.text
     assert "Segmentation fault" not in terminal.text and "Traceback" not in terminal.text
+
+
+def test_the_live_area_shows_elapsed_seconds_then_the_plan_and_answer_as_written() -> None:
+    console = Console(record=True, width=100)
+    view = RunView(console)
+    view.event({"type": "thinking", "role": "brain", "node": "plan"})
+    console.print(view.current)
+    assert re.search(r"brain is reading its prompt \(planning\) … \d+\.\d s", console.export_text())
+    view.token("plan", '{"goal": "sum 1 to 10", "steps": [{"description": "Write a scr')
+    console.print(view.current)
+    shown = console.export_text()
+    assert "brain · planning" in shown and "1. Write a scr" in shown
+    view.token("reflect", '{"verdict": "done", "answer": "A soma é 5')
+    console.print(view.current)
+    assert "A soma é 5" in console.export_text()

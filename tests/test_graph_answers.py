@@ -13,6 +13,7 @@ from tests.graph_support import (
     EXECUTOR,
     bodies_for,
     code_reply,
+    confirmed,
     plan_reply,
     reflection,
     user,
@@ -124,7 +125,7 @@ async def test_an_answer_with_a_number_no_run_printed_is_rewritten_from_the_outp
         reflection(answer="A soma dos 20 primeiros primos é 77."),
         "A soma dos 20 primeiros primos é 639.",
     )
-    state.script(EXECUTOR, code_reply("print(639)"))
+    state.script(EXECUTOR, *confirmed("print(639)"))
     final = await graph.ainvoke(
         user("Planeje e execute: gere os 20 primeiros números primos e calcule a soma deles"),
         context=Context(),
@@ -146,7 +147,7 @@ async def test_an_answer_that_stays_ungrounded_becomes_the_outputs_themselves(
         reflection(answer="The sum is 77."),
         "The sum is still 77.",
     )
-    state.script(EXECUTOR, code_reply("print(639)"))
+    state.script(EXECUTOR, *confirmed("print(639)"))
     final = await graph.ainvoke(
         user("Plan and execute: sum the first 20 prime numbers"), context=Context()
     )
@@ -184,7 +185,7 @@ async def test_the_plan_is_asked_for_in_the_request_language_and_tidied(
         ),
         reflection(answer="A soma é 55."),
     )
-    state.script(EXECUTOR, code_reply("print(55)"))
+    state.script(EXECUTOR, *confirmed("print(55)"))
     final = await graph.ainvoke(
         user("Planeje e execute a soma dos números de 1 a 10"), context=Context()
     )
@@ -200,7 +201,7 @@ async def test_compute_questions_run_code(
 ) -> None:
     state.script(
         EXECUTOR,
-        code_reply(
+        *confirmed(
             "print(sum(1 for n in range(2, 10000)\n"
             "          if all(n % d for d in range(2, int(n ** 0.5) + 1))))"
         ),
@@ -217,10 +218,31 @@ async def test_the_context_can_force_the_path(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, code_reply("print('hi')"))
+    state.script(EXECUTOR, *confirmed("print('hi')"))
     final = await graph.ainvoke(user("Olá, tudo bem?"), context=Context(task_type="code"))
     assert final["task_type"] == "code" and final["route"]["reasons"] == [
         "task_type=code in the run context"
     ]
     with pytest.raises(ValueError, match="task_type='poem' is invalid"):
         Context(task_type="poem")
+
+
+async def test_a_script_whose_confirmation_disagrees_is_settled_by_the_brain(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print(1346269)"), code_reply("print(832040)"))
+    state.script(BRAIN, code_reply("print(832040)"))
+    final = await graph.ainvoke(
+        user("Write a Python script that prints the 30th Fibonacci number, F(1) = F(2) = 1."),
+        context=Context(),
+    )
+    assert [(r["by"], r["strategy"], r["accepted"]) for r in final["executions"]] == [
+        ("executor", "greedy", True),
+        ("executor", "confirm", False),
+        ("brain", "greedy", True),
+    ]
+    assert "disagrees" in final["executions"][1]["problem"]
+    answer = final["messages"][-1].content
+    assert "832040" in answer and "1346269" not in answer

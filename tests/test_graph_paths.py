@@ -13,6 +13,7 @@ from tests.graph_support import (
     EXECUTOR,
     bodies_for,
     code_reply,
+    confirmed,
     plan_reply,
     reflection,
     tool_call,
@@ -58,14 +59,16 @@ async def test_code_path_runs_the_code_for_real(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+    state.script(EXECUTOR, *confirmed("print(sum(range(1, 11)))"))
     final = await graph.ainvoke(
         user("Crie um script Python que soma os números de 1 a 10 e mostre o resultado"),
         context=Context(),
     )
     assert final["task_type"] == "code"
-    [run] = final["executions"]
-    assert (run["exit_code"], run["stdout"]) == (0, "55\n")
+    run, second = final["executions"]
+    assert (run["exit_code"], run["stdout"], run["accepted"]) == (0, "55\n", True)
+    # A script no check can verify is confirmed by a second, independent candidate.
+    assert (second["strategy"], second["stdout"], second["accepted"]) == ("confirm", "55\n", True)
     assert "55" in final["messages"][-1].content
     assert state.loads[BRAIN_TAG] == 0
     assert [s["to_role"] for s in final["swaps"]] == ["executor"]
@@ -76,11 +79,11 @@ async def test_failed_code_gets_new_candidates_without_the_brain(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, code_reply("print(10 / 0)"), code_reply("print(10 / 2)"))
+    state.script(EXECUTOR, code_reply("print(10 / 0)"), *confirmed("print(10 / 2)"))
     final = await graph.ainvoke(
         user("Write a Python script that divides 10 by 2"), context=Context()
     )
-    first, second = final["executions"]
+    first, second, _confirm = final["executions"]
     assert first["exit_code"] == 1 and "ZeroDivisionError" in first["stderr"]
     assert not first["accepted"] and first["strategy"] == "greedy"
     assert (second["exit_code"], second["stdout"], second["accepted"]) == (0, "5.0\n", True)
@@ -131,7 +134,7 @@ async def test_a_reply_without_code_counts_as_a_failed_attempt(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, "Sorry, I cannot.", code_reply("print('ok now')"))
+    state.script(EXECUTOR, "Sorry, I cannot.", *confirmed("print('ok now')"))
     final = await graph.ainvoke(user("Write a Python script that prints ok"), context=Context())
     assert final["executions"][0]["exit_code"] is None
     assert final["executions"][1]["stdout"] == "ok now\n"
@@ -151,14 +154,14 @@ async def test_hybrid_joins_code_steps_into_one_script_and_costs_two_swaps(
         ),
         reflection(answer="A soma é 55 e a média 5.5."),
     )
-    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))\nprint(55 / 10)"))
+    state.script(EXECUTOR, *confirmed("print(sum(range(1, 11)))\nprint(55 / 10)"))
     final = await graph.ainvoke(
         user("Planeje e execute uma análise dos números de 1 a 10"), context=Context()
     )
     steps = final["plan"]["steps"]
     assert final["task_type"] == "hybrid" and [s["needs_code"] for s in steps] == [True, False]
     assert "(1) gerar dados; (2) somar; (3) mostrar média" in steps[0]["description"]
-    assert [r["stdout"] for r in final["executions"]] == ["55\n5.5\n"]
+    assert [r["stdout"] for r in final["executions"]] == ["55\n5.5\n"] * 2  # and confirmed
     assert [(s["from_role"], s["to_role"]) for s in final["swaps"]] == [
         ("brain", "executor"),
         ("executor", "brain"),
@@ -173,7 +176,7 @@ async def test_reflection_sees_the_real_results(
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
     state.script(BRAIN, plan_reply(("compute", True)), reflection(answer="It printed 42."))
-    state.script(EXECUTOR, code_reply("import sys\nprint(6 * 7)\nprint('warn', file=sys.stderr)"))
+    state.script(EXECUTOR, *confirmed("import sys\nprint(6 * 7)\nprint('warn', file=sys.stderr)"))
     await graph.ainvoke(
         user("Plan the computation of 6*7, then implement it in Python"), context=Context()
     )
@@ -201,6 +204,7 @@ async def test_revisions_are_written_by_the_resident_brain_and_bounded(
     )
     assert [(r["by"], r["stdout"]) for r in final["executions"]] == [
         ("executor", "3.14\n"),
+        ("executor", "3.14\n"),  # confirmed by a second candidate
         ("brain", "3.14159\n"),
         ("brain", "3.1415926\n"),
     ]
@@ -220,7 +224,7 @@ async def test_three_hybrid_tasks_cost_one_plus_two_per_task_from_cold(
 ) -> None:
     for _ in range(3):
         state.script(BRAIN, plan_reply(("a", True), ("b", True)), reflection())
-        state.script(EXECUTOR, code_reply("print(1)\nprint(2)"))
+        state.script(EXECUTOR, *confirmed("print(1)\nprint(2)"))
         await graph.ainvoke(user("Planeje e execute uma tarefa complexa"), context=Context())
     assert sum(state.loads.values()) == 1 + 2 * 3
     assert state.max_vram_used() <= 16 * 1024**3
@@ -280,7 +284,7 @@ async def test_swaps_and_code_runs_stream_on_the_custom_stream(
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
     await wired.ensure("brain")
-    state.script(EXECUTOR, code_reply("print('hi')"))
+    state.script(EXECUTOR, *confirmed("print('hi')"))
     events = [
         chunk
         async for chunk in graph.astream(
@@ -300,7 +304,7 @@ async def test_final_state_has_the_documented_keys(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, code_reply("print(1)"))
+    state.script(EXECUTOR, *confirmed("print(1)"))
     final = await graph.ainvoke(user("Write a Python script that prints 1"), context=Context())
     for key in ("messages", "task_type", "plan", "executions", "swaps"):
         assert key in final

@@ -32,7 +32,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "output": "Output of step {step}",
         "error": "Error",
         "code": "Code",
-        "by_brain": "(written by the brain after the coder's attempts failed)",
+        "by_brain": "(written by the brain)",
+        "agree": "Both models' code printed this result.",
+        "disagree": "The executor's code printed something else ({other}); the brain's "
+        "result, the larger model's, is the one given.",
     },
     "pt": {
         "ok": "O código rodou e a saída responde ao pedido.",
@@ -43,7 +46,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "output": "Saída do passo {step}",
         "error": "Erro",
         "code": "Código",
-        "by_brain": "(escrito pelo cérebro depois que as tentativas do programador falharam)",
+        "by_brain": "(escrito pelo cérebro)",
+        "agree": "O código dos dois modelos imprimiu este resultado.",
+        "disagree": "O código do executor imprimiu outra coisa ({other}); vale o resultado "
+        "do cérebro, o modelo maior.",
     },
     "es": {
         "ok": "El código se ejecutó y su salida responde a la petición.",
@@ -54,7 +60,10 @@ TEXTS: dict[Language, dict[str, str]] = {
         "output": "Salida del paso {step}",
         "error": "Error",
         "code": "Código",
-        "by_brain": "(escrito por el cerebro tras fallar los intentos del programador)",
+        "by_brain": "(escrito por el cerebro)",
+        "agree": "El código de los dos modelos imprimió este resultado.",
+        "disagree": "El código del ejecutor imprimió otra cosa ({other}); vale el resultado "
+        "del cerebro, el modelo mayor.",
     },
 }
 
@@ -106,6 +115,15 @@ def unverified_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
     ]
 
 
+def script_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Script steps the executor's code settled (accepted): the brain confirms them."""
+    return [
+        step
+        for step, run in chosen_runs(executions).items()
+        if run.get("accepted") and run.get("kind") == "script" and run.get("by") == "executor"
+    ]
+
+
 def solution_code(executions: Sequence[Mapping[str, Any]], step: int | None = None) -> str:
     """The code that counts for `step` (default: the last step), or '' when none ran."""
     chosen = chosen_runs(executions)
@@ -134,6 +152,11 @@ def code_answer(executions: Sequence[Mapping[str, Any]], language: Language, att
                 parts.append(
                     texts["failed_checks"].format(passed=checks.get("passed", 0), total=total)
                 )
+        if run.get("confirms") is True:
+            parts.append(texts["agree"])
+        elif run.get("confirms") is False:
+            other = " ".join(str(run.get("executor_stdout", "")).split())[:120]
+            parts.append(texts["disagree"].format(other=other))
         if run.get("stdout"):
             title = texts["result"] if len(chosen) == 1 else texts["output"].format(step=step)
             parts.append(f"{title}:\n```\n{tail(str(run['stdout']), QUOTED_OUTPUT_CHARS)}\n```")

@@ -30,8 +30,20 @@ ENVIRONMENT = {
     "execution_timeout_s": "ORQUESTRA_EXECUTION_TIMEOUT_S",
     "max_tool_rounds": "ORQUESTRA_MAX_TOOL_ROUNDS",
     "rescue_attempts": "ORQUESTRA_RESCUE_ATTEMPTS",
+    "confirm_scripts": "ORQUESTRA_CONFIRM_SCRIPTS",
     "workspace_dir": "ORQUESTRA_WORKSPACE",
 }
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ValueError(raw)
+    return value in _TRUE
 
 
 @dataclass(kw_only=True)
@@ -61,6 +73,13 @@ class Context:
         metadata={
             "description": "Brain attempts at a code step whose executor candidates all failed "
             "(0: no rescue)."
+        },
+    )
+    confirm_scripts: bool = field(
+        default=True,
+        metadata={
+            "description": "The brain confirms a script's result (no check can): on "
+            "disagreement its result counts."
         },
     )
     max_iterations: int = field(
@@ -95,7 +114,7 @@ class Context:
             raw = os.environ[var]
             kind: type[Any] = type(getattr(self, f.name))
             try:
-                setattr(self, f.name, kind(raw))
+                setattr(self, f.name, _parse_bool(raw) if kind is bool else kind(raw))
             except ValueError:
                 raise SettingsError(
                     f"{var}={raw!r} is invalid: expected {kind.__name__} for {f.name}."

@@ -2,10 +2,10 @@
 
 All code steps of a request run in one residency of the executor (one lease for the
 whole node). Each step gets up to `max_attempts` candidates (see `nodes.solve`); the
-first that passes the checks wins. A script, which no check can verify, is confirmed by
-a second, independent candidate that must print the same result. A step whose candidates
-all fail, a function the request gave no example to check, or a script whose two
-candidates disagree goes to the brain (`nodes.rescue`) when `rescue_attempts` allows.
+first that passes the checks wins. A step whose candidates all fail, a function the
+request gave no example to check, and a script (no check can verify its result: the
+brain confirms it, `confirm_scripts`) go to the brain (`nodes.rescue`) when
+`rescue_attempts` allows.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import chosen_runs, code_answer, failed_steps, unverified_steps
+from nodes.answer import chosen_runs, code_answer, failed_steps, script_steps, unverified_steps
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
-from nodes.solve import CodeTask, coder_messages, confirm, strategies, write_until_accepted
+from nodes.solve import CodeTask, coder_messages, strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
 from tools.spec import read_spec
@@ -86,34 +86,24 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if hybrid or context.rescue_attempts:
         # The brain may come next (reflect, or rescue): read its weights while code runs.
         await manager.prefetch("brain")
-    disputed: list[int] = []
     async with manager.use("executor") as chat:
         for task in code_tasks(state):
             if runs:
                 task = replace(task, earlier=_earlier_outputs(runs))
-            base = coder_messages(task)
-            written = await write_until_accepted(
+            runs += await write_until_accepted(
                 chat,
                 task,
-                base,
+                coder_messages(task),
                 strategies(context.max_attempts),
                 by="executor",
                 first_attempt=1,
                 timeout_s=run_timeout(task, context),
             )
-            if task.kind == "script" and written[-1]["accepted"]:
-                # No check can verify a script's result: an independent second candidate
-                # must print the same one, or the brain settles the dispute.
-                second = await confirm(
-                    chat, task, base, written[-1], timeout_s=run_timeout(task, context)
-                )
-                written.append(second)
-                if not second["accepted"]:
-                    disputed.append(task.step)
-            runs += written
-    # A step the checks rejected, one no check could verify, or a disputed script is the
-    # brain's to write.
-    unsettled = {*failed_steps(runs), *unverified_steps(runs), *disputed}
+    # The brain writes what the checks rejected or could not verify: failed steps,
+    # functions without an example, and (unless turned off) scripts, to confirm them.
+    unsettled = {*failed_steps(runs), *unverified_steps(runs)}
+    if context.confirm_scripts:
+        unsettled |= set(script_steps(runs))
     rescue = sorted(unsettled) if context.rescue_attempts else []
     update: dict[str, Any] = {"executions": runs, "pending_rescue": rescue}
     if not hybrid and runs and not rescue:

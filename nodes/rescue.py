@@ -1,13 +1,15 @@
-"""The rescue node: the brain writes the code the executor could not.
+"""The rescue node: the brain writes the code the executor could not, or could not verify.
 
 The brain, three times the executor's size, writes the step from the request itself
 (measured by bench/humaneval.py: shown the executor's failed attempt and its failing
 check instead, it solved the same problems, so the simpler prompt stays), then, if the
 checks reject that and `rescue_attempts` allows, fixes its own code from the failing
 check or traceback. Functions the request gave no example to check come here too, and
-scripts whose two executor candidates printed different results:
-unverified, the stronger model's code is the better bet. On a hybrid task the brain is
-resident for the reflection anyway, so a rescue costs no extra swap.
+scripts, which no check can verify: the brain writes its own and the two results are
+compared; on disagreement the larger model's result counts (measured: both executor
+candidates printed F(31) for "the 30th Fibonacci number", the brain F(30)). On a
+hybrid task the brain is resident for the reflection anyway, so this costs no swap; on
+the code path it is the swap the home model makes anyway once the executor is idle.
 
 Revisions come here too: when the reflection finds that an output contradicts the request,
 the brain (resident, so no swap either way) rewrites the code with the reviewer's request
@@ -24,7 +26,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import chosen_runs, code_answer
+from nodes.answer import chosen_runs, code_answer, same_result
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context
 from nodes.execute import code_tasks, run_timeout
@@ -45,6 +47,15 @@ def _revision(task: CodeTask, previous: Mapping[str, Any] | None) -> CodeTask:
     return replace(task, feedback=feedback)
 
 
+def _compare(written: list[dict[str, Any]], tried: list[dict[str, Any]]) -> None:
+    """On a script the executor's code settled, say whether the brain's result agrees."""
+    settled = [r for r in tried if r.get("accepted") and r.get("kind") == "script"]
+    if settled and written and written[-1]["accepted"]:
+        theirs = str(settled[-1]["stdout"])
+        written[-1]["confirms"] = same_result(written[-1]["stdout"], theirs)
+        written[-1]["executor_stdout"] = theirs
+
+
 async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Have the brain write every pending step: failed, unverified, or sent back to revise."""
     context = runtime.context
@@ -58,7 +69,7 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             if task.step not in pending or not tried:
                 continue
             task = _revision(task, chosen_runs(tried).get(task.step))
-            runs += await write_until_accepted(
+            written = await write_until_accepted(
                 chat,
                 task,
                 coder_messages(task),
@@ -67,6 +78,8 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 first_attempt=max(r["attempt"] for r in tried) + 1,
                 timeout_s=run_timeout(task, context),
             )
+            _compare(written, tried)
+            runs += written
     update: dict[str, Any] = {"executions": runs, "pending_rescue": [], "feedback": None}
     if state.get("task_type") != "hybrid":
         language = detect_language(request_text(state))

@@ -20,7 +20,6 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from nodes.answer import same_result
 from nodes.common import emit, message_text, tail
 from nodes.prompts import (
     DEBUG_PROMPT,
@@ -33,7 +32,7 @@ from tools.extract import extract_code
 from tools.sandbox import ExecutionResult
 from tools.spec import Spec, definitions_only
 
-Strategy = Literal["greedy", "sample", "debug", "confirm"]
+Strategy = Literal["greedy", "sample", "debug"]
 Writer = Literal["executor", "brain"]
 
 NO_CODE_ERROR = "No Python code block was found in the reply."
@@ -44,9 +43,6 @@ SAMPLE_SEED_BASE = 1000
 # What the executor's candidates after the first are: fresh samples, or fixes of the last
 # one with its failure shown (measured by bench/humaneval.py --retry).
 RETRY_STRATEGY: Strategy = "sample"
-# The confirming candidate's seed, apart from the retry samples' seeds.
-CONFIRM_SEED_OFFSET = 100
-DISAGREEMENT = "Its output disagrees with the first candidate's, which printed:\n{first}"
 # How much of a failure the coder is shown when asked to fix it.
 FAILURE_CHARS = 2000
 
@@ -160,7 +156,7 @@ async def _candidate(
     ran: dict[str, CheckedRun],
 ) -> tuple[Any, dict[str, Any], CheckedRun]:
     """One candidate: ask `chat`, extract the code, run it against the checks."""
-    model = sampled(chat, SAMPLE_TEMPERATURE if strategy in ("sample", "confirm") else 0.0, seed)
+    model = sampled(chat, SAMPLE_TEMPERATURE if strategy == "sample" else 0.0, seed)
     node = "execute" if by == "executor" else "rescue"
     emit({"type": "thinking", "role": by, "node": node, "attempt": attempt})
     started = time.perf_counter()
@@ -225,38 +221,6 @@ async def write_until_accepted(
             )
         )
     return runs
-
-
-async def confirm(
-    chat: BaseChatModel,
-    task: CodeTask,
-    base: Sequence[AnyMessage],
-    accepted: dict[str, Any],
-    *,
-    timeout_s: float,
-) -> dict[str, Any]:
-    """A second, independent candidate for a script no check can verify.
-
-    It counts only when its output states the same result (see `nodes.answer.same_result`);
-    otherwise it is rejected, with the disagreement as the reason, and the step is in
-    dispute (the brain settles it).
-    """
-    _, run, _ = await _candidate(
-        chat,
-        task,
-        base,
-        "confirm",
-        by="executor",
-        attempt=accepted["attempt"] + 1,
-        seed=_seed(CONFIRM_SEED_OFFSET),
-        timeout_s=timeout_s,
-        ran={},
-    )
-    if run["accepted"] and not same_result(run["stdout"], accepted["stdout"]):
-        run["accepted"] = False
-        run["problem"] = DISAGREEMENT.format(first=tail(accepted["stdout"], 300))
-    emit(_event(run))
-    return run
 
 
 def _seed(index: int) -> int:

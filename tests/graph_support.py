@@ -28,11 +28,6 @@ def code_reply(code: str, prose: str = "Aqui está o script:") -> str:
     return f"{prose}\n\n```python\n{code}\n```"
 
 
-def confirmed(code: str) -> tuple[str, str]:
-    """A script reply and the same again: the executor's confirming candidate agrees."""
-    return code_reply(code), code_reply(code)
-
-
 def tool_call(name: str, **arguments: Any) -> dict[str, Any]:
     return {
         "role": "assistant",

@@ -13,7 +13,6 @@ from tests.graph_support import (
     EXECUTOR,
     bodies_for,
     code_reply,
-    confirmed,
     plan_reply,
     reflection,
     tool_call,
@@ -59,16 +58,42 @@ async def test_code_path_runs_the_code_for_real(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, *confirmed("print(sum(range(1, 11)))"))
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+    state.script(BRAIN, code_reply("total = sum(n for n in range(1, 11))\nprint(total)"))
     final = await graph.ainvoke(
         user("Crie um script Python que soma os números de 1 a 10 e mostre o resultado"),
         context=Context(),
     )
     assert final["task_type"] == "code"
-    run, second = final["executions"]
-    assert (run["exit_code"], run["stdout"], run["accepted"]) == (0, "55\n", True)
-    # A script no check can verify is confirmed by a second, independent candidate.
-    assert (second["strategy"], second["stdout"], second["accepted"]) == ("confirm", "55\n", True)
+    run, confirmation = final["executions"]
+    assert (run["by"], run["exit_code"], run["stdout"], run["accepted"]) == (
+        "executor",
+        0,
+        "55\n",
+        True,
+    )
+    # No check can verify a script: the brain writes its own, and the results agree.
+    assert (confirmation["by"], confirmation["stdout"], confirmation["confirms"]) == (
+        "brain",
+        "55\n",
+        True,
+    )
+    answer = final["messages"][-1].content
+    assert "55" in answer and "dois modelos" in answer
+    assert [s["to_role"] for s in final["swaps"]] == ["executor", "brain"]
+
+
+async def test_without_confirmation_the_code_path_stays_on_the_executor(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+    final = await graph.ainvoke(
+        user("Crie um script Python que soma os números de 1 a 10 e mostre o resultado"),
+        context=Context(confirm_scripts=False),
+    )
+    assert [r["by"] for r in final["executions"]] == ["executor"]
     assert "55" in final["messages"][-1].content
     assert state.loads[BRAIN_TAG] == 0
     assert [s["to_role"] for s in final["swaps"]] == ["executor"]
@@ -79,11 +104,11 @@ async def test_failed_code_gets_new_candidates_without_the_brain(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, code_reply("print(10 / 0)"), *confirmed("print(10 / 2)"))
+    state.script(EXECUTOR, code_reply("print(10 / 0)"), code_reply("print(10 / 2)"))
     final = await graph.ainvoke(
-        user("Write a Python script that divides 10 by 2"), context=Context()
+        user("Write a Python script that divides 10 by 2"), context=Context(confirm_scripts=False)
     )
-    first, second, _confirm = final["executions"]
+    first, second = final["executions"]
     assert first["exit_code"] == 1 and "ZeroDivisionError" in first["stderr"]
     assert not first["accepted"] and first["strategy"] == "greedy"
     assert (second["exit_code"], second["stdout"], second["accepted"]) == (0, "5.0\n", True)
@@ -134,8 +159,10 @@ async def test_a_reply_without_code_counts_as_a_failed_attempt(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, "Sorry, I cannot.", *confirmed("print('ok now')"))
-    final = await graph.ainvoke(user("Write a Python script that prints ok"), context=Context())
+    state.script(EXECUTOR, "Sorry, I cannot.", code_reply("print('ok now')"))
+    final = await graph.ainvoke(
+        user("Write a Python script that prints ok"), context=Context(confirm_scripts=False)
+    )
     assert final["executions"][0]["exit_code"] is None
     assert final["executions"][1]["stdout"] == "ok now\n"
 
@@ -152,16 +179,20 @@ async def test_hybrid_joins_code_steps_into_one_script_and_costs_two_swaps(
         plan_reply(
             ("gerar dados", True), ("somar", True), ("explicar", False), ("mostrar média", True)
         ),
+        code_reply("print(55)\nprint(5.5)"),  # the brain confirms the script's result
         reflection(answer="A soma é 55 e a média 5.5."),
     )
-    state.script(EXECUTOR, *confirmed("print(sum(range(1, 11)))\nprint(55 / 10)"))
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))\nprint(55 / 10)"))
     final = await graph.ainvoke(
         user("Planeje e execute uma análise dos números de 1 a 10"), context=Context()
     )
     steps = final["plan"]["steps"]
     assert final["task_type"] == "hybrid" and [s["needs_code"] for s in steps] == [True, False]
     assert "(1) gerar dados; (2) somar; (3) mostrar média" in steps[0]["description"]
-    assert [r["stdout"] for r in final["executions"]] == ["55\n5.5\n"] * 2  # and confirmed
+    assert [(r["by"], r["stdout"]) for r in final["executions"]] == [
+        ("executor", "55\n5.5\n"),
+        ("brain", "55\n5.5\n"),
+    ]
     assert [(s["from_role"], s["to_role"]) for s in final["swaps"]] == [
         ("brain", "executor"),
         ("executor", "brain"),
@@ -175,8 +206,13 @@ async def test_reflection_sees_the_real_results(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(BRAIN, plan_reply(("compute", True)), reflection(answer="It printed 42."))
-    state.script(EXECUTOR, *confirmed("import sys\nprint(6 * 7)\nprint('warn', file=sys.stderr)"))
+    state.script(
+        BRAIN,
+        plan_reply(("compute", True)),
+        code_reply("import sys\nprint(42)\nprint('warn', file=sys.stderr)"),
+        reflection(answer="It printed 42."),
+    )
+    state.script(EXECUTOR, code_reply("import sys\nprint(6 * 7)\nprint('warn', file=sys.stderr)"))
     await graph.ainvoke(
         user("Plan the computation of 6*7, then implement it in Python"), context=Context()
     )
@@ -192,6 +228,7 @@ async def test_revisions_are_written_by_the_resident_brain_and_bounded(
     state.script(
         BRAIN,
         plan_reply(("compute", True)),
+        code_reply("print(3.14)"),  # confirms the executor's script
         reflection("revise", "not yet", "print more digits"),
         code_reply("print(3.14159)"),
         reflection("revise", "still not", "more"),
@@ -204,7 +241,7 @@ async def test_revisions_are_written_by_the_resident_brain_and_bounded(
     )
     assert [(r["by"], r["stdout"]) for r in final["executions"]] == [
         ("executor", "3.14\n"),
-        ("executor", "3.14\n"),  # confirmed by a second candidate
+        ("brain", "3.14\n"),  # the brain confirms the script's result
         ("brain", "3.14159\n"),
         ("brain", "3.1415926\n"),
     ]
@@ -213,7 +250,7 @@ async def test_revisions_are_written_by_the_resident_brain_and_bounded(
     # happen where the brain already is.
     assert [s["to_role"] for s in final["swaps"]] == ["brain", "executor", "brain"]
     assert final["messages"][-1].content.startswith("Pi is about 3.1415926.")
-    revision_prompt = bodies_for(state.requests, BRAIN)[2]["messages"][-1]["content"]
+    revision_prompt = bodies_for(state.requests, BRAIN)[3]["messages"][-1]["content"]
     assert "print more digits" in revision_prompt and "3.14" in revision_prompt
 
 
@@ -223,8 +260,10 @@ async def test_three_hybrid_tasks_cost_one_plus_two_per_task_from_cold(
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
     for _ in range(3):
-        state.script(BRAIN, plan_reply(("a", True), ("b", True)), reflection())
-        state.script(EXECUTOR, *confirmed("print(1)\nprint(2)"))
+        state.script(
+            BRAIN, plan_reply(("a", True), ("b", True)), code_reply("print(1, 2)"), reflection()
+        )
+        state.script(EXECUTOR, code_reply("print(1)\nprint(2)"))
         await graph.ainvoke(user("Planeje e execute uma tarefa complexa"), context=Context())
     assert sum(state.loads.values()) == 1 + 2 * 3
     assert state.max_vram_used() <= 16 * 1024**3
@@ -284,7 +323,7 @@ async def test_swaps_and_code_runs_stream_on_the_custom_stream(
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
     await wired.ensure("brain")
-    state.script(EXECUTOR, *confirmed("print('hi')"))
+    state.script(EXECUTOR, code_reply("print('hi')"))
     events = [
         chunk
         async for chunk in graph.astream(
@@ -304,7 +343,7 @@ async def test_final_state_has_the_documented_keys(
     wired: ModelManager,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    state.script(EXECUTOR, *confirmed("print(1)"))
+    state.script(EXECUTOR, code_reply("print(1)"))
     final = await graph.ainvoke(user("Write a Python script that prints 1"), context=Context())
     for key in ("messages", "task_type", "plan", "executions", "swaps"):
         assert key in final

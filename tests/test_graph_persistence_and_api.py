@@ -15,7 +15,7 @@ from tests.fake_ollama import FakeOllamaState
 from tests.graph_support import (
     BRAIN,
     EXECUTOR,
-    confirmed,
+    code_reply,
     plan_reply,
     reflection,
     user,
@@ -29,8 +29,8 @@ async def test_a_run_whose_backend_dies_resumes_from_its_thread_without_redoing_
         state.down = True  # the server dies right after answering the plan
         return plan_reply(("sum", True))
 
-    state.script(BRAIN, plan_then_die, reflection(answer="The sum is 55."))
-    state.script(EXECUTOR, *confirmed("print(sum(range(1, 11)))"))
+    state.script(BRAIN, plan_then_die, code_reply("print(55)"), reflection(answer="The sum is 55."))
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
     config = {"configurable": {"thread_id": "t-1"}}
     async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "threads.db")) as saver:
         graph = build_graph(checkpointer=saver)
@@ -45,23 +45,25 @@ async def test_a_run_whose_backend_dies_resumes_from_its_thread_without_redoing_
         final = await graph.ainvoke(None, config, context=Context())
     assert final["messages"][-1].content.startswith("The sum is 55.")
     assert final["executions"][0]["stdout"] == "55\n"
-    assert state.chats[f"{BRAIN}:latest"] == 2  # plan once, reflect once: no step done twice
-    assert state.chats[EXECUTOR] == 2  # the script and its confirmation, once each
+    # Plan, confirm, reflect: each once, no step done twice.
+    assert state.chats[f"{BRAIN}:latest"] == 3
+    assert state.chats[EXECUTOR] == 1
 
 
 async def test_commander_processes_a_message_and_reports_status(
     wired: ModelManager, state: FakeOllamaState
 ) -> None:
     commander = orquestra.create_smart_commander(manager=wired, max_attempts=2)
-    state.script(EXECUTOR, *confirmed("print(sum(range(1, 11)))"))
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+    state.script(BRAIN, code_reply("print(55)"))  # confirms the script's result
     answer = await commander.process_message(
         "Crie um script Python que soma os números de 1 a 10 e mostre o resultado"
     )
     assert "55" in answer
     status = commander.get_status()
     assert status["last_task_type"] == "code" and status["last_route"]["role"] == "executor"
-    assert status["executor_loaded"] and status["current_role"] == "executor"
-    assert status["last_run_swaps"] == 1 and commander.context.max_attempts == 2
+    assert status["brain_loaded"] and status["current_role"] == "brain"
+    assert status["last_run_swaps"] == 2 and commander.context.max_attempts == 2
 
 
 async def test_commander_keeps_the_conversation(
@@ -93,8 +95,13 @@ async def test_no_node_makes_a_blocking_call(wired: ModelManager, state: FakeOll
 
     graph = build_graph()
     await wired.ensure("brain")  # the test's own setup may block; the run may not
-    state.script(BRAIN, plan_reply(("a", True), ("b", True)), reflection(answer="ok"))
-    state.script(EXECUTOR, *confirmed("print(1)"))
+    state.script(
+        BRAIN,
+        plan_reply(("a", True), ("b", True)),
+        code_reply("print(1)"),
+        reflection("done", "ok"),
+    )
+    state.script(EXECUTOR, code_reply("print(1)"))
     with blockbuster_ctx():
         final = await graph.ainvoke(
             user("Planeje e execute uma tarefa complexa"), context=Context()

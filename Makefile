@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_TASK ?= Planeje e execute: crie um script Python que soma os números de 1 a 10 e explique o resultado
 
-.PHONY: install demo test lint typecheck pytest bench studio clean
+.PHONY: install demo test lint typecheck pytest bench bench-quality studio clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ bench: install
 	$(PY) bench/router_eval.py
 	$(PY) bench/embedded_swap.py
 	$(PY) bench/swap_policies.py --plot docs/swap_policies.png
+
+# Answer quality on the embedded models (about two hours on 2 cores): HumanEval/0-81 and
+# the checkable Portuguese/English requests.
+bench-quality: install
+	$(PY) bench/humaneval.py
+	$(PY) bench/answers.py
 
 studio: install
 	$(VENV)/bin/langgraph dev

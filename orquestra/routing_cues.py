@@ -170,12 +170,15 @@ REQUIREMENT_WORDS = re.compile(
     r"functional|non-functional|deliverables|overview|background|requisitos|funcionalidades|"
     r"objetivos?|introducao|escopo)\b"
 )
-# A computation to carry out: "compute"/"calcule" and a number of two digits or more (in
-# either order: "How many primes are there below 10000? Compute it."), or an arithmetic
+# A computation to carry out: a how-many question told to compute it ("How many seconds
+# are there in a leap year? Calculate it."), "compute"/"calcule" and a number of two
+# digits or more (in either order), or an arithmetic
 # expression asked about ("quanto e 2**64", "what is 37 * 91"; "12-3-30" may be a date).
 # Running code gets these
 # right where a model's mental arithmetic does not.
 COMPUTATION = re.compile(
+    r"\b(how many|how much|quantos|quantas|quanto)\b[^\n]{0,200}\b(compute|calculate|calcule|"
+    r"calcula|calcular)\b|"
     r"\b(compute|calculate|calcule|calcula|calcular|calculem)\b(?:[^\d]{0,200})\d\d|"
     r"\d\d(?:[^\d]{0,200})\b(compute|calculate|calcule|calcula|calcular)\b|"
     r"\b(quanto e|quanto da|quanto vale|quantos sao|how much is|what is|what's)\s+-?\d[\d.,]*"

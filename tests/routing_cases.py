@@ -9,6 +9,8 @@ EXECUTOR = [
     "Calcule o fatorial de 25",
     "quanto é 2**100?",
     "What is 123456789 * 987654321?",
+    "Quantas letras tem a palavra paralelepípedo? Calcule.",
+    "How much is seventeen factorial? Compute it.",
     "Crie um script Python que soma os números de 1 a 10 e mostre o resultado",
     "Escreva uma função em Python que verifica se uma palavra é palíndromo",
     "ESCREVA UMA FUNCAO QUE ORDENA UMA LISTA DE DICIONARIOS PELA CHAVE 'idade'",

@@ -99,6 +99,12 @@ def chosen_runs(executions: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[st
     return dict(sorted(chosen.items()))
 
 
+def verified(run: Mapping[str, Any]) -> bool:
+    """A function run that passed every check the request's examples gave."""
+    checks = run.get("checks") or {}
+    return bool(run.get("accepted")) and run.get("kind") == "function" and bool(checks.get("total"))
+
+
 def failed_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
     """Steps of the latest round with no accepted run."""
     return [step for step, run in chosen_runs(executions).items() if not run.get("accepted")]

@@ -22,6 +22,7 @@ from nodes.answer import (
     quoted_outputs,
     quotes_outputs,
     ungrounded_numbers,
+    verified,
 )
 from nodes.common import (
     answer_in_language,
@@ -95,7 +96,9 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     notes: list[str] = []
     emit({"type": "thinking", "role": "brain", "node": "reflect"})
     async with manager.use("brain") as chat:
-        code_steps = sorted(chosen_runs(executions))
+        # A function whose every example passed is verified: a reviewer's impression does
+        # not override the checks (measured: revisions replaced passing solutions).
+        code_steps = [step for step, run in chosen_runs(executions).items() if not verified(run)]
         if rounds_left > 0 and code_steps:
             messages: list[AnyMessage] = [SystemMessage(REFLECT_SYSTEM), HumanMessage(prompt)]
             verdict = await _judge(chat, messages, notes)

@@ -305,3 +305,16 @@ def test_the_live_area_shows_elapsed_seconds_then_the_plan_and_answer_as_written
     view.token("reflect", '{"verdict": "done", "answer": "A soma é 5')
     console.print(view.current)
     assert "A soma é 5" in console.export_text()
+
+
+def test_a_bad_model_name_names_its_variable_and_doctor_fails_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ORQUESTRA_BACKEND", "embedded")
+    monkeypatch.setenv("DEFAULT_MODEL", "does-not-exist")
+    monkeypatch.setenv("COLUMNS", "300")
+    run = runner.invoke(app, ["run", "Olá"])
+    assert run.exit_code == 1 and "DEFAULT_MODEL='does-not-exist'" in run.stderr
+    doctor = runner.invoke(app, ["doctor"])
+    assert doctor.exit_code == 1
+    assert "DEFAULT_MODEL='does-not-exist'" in " ".join(doctor.stdout.split())

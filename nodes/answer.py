@@ -8,17 +8,27 @@ only state numbers that some run printed or that the request or plan already con
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from nodes.common import tail
 from orquestra.language import Language
+from tools.spec import literal
 
 # Numbers in an answer: integers and decimals, with "." or "," as the decimal mark.
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?![\w])")
 # Numbers this small are ordinals and counts of prose ("step 2", "3 runs"): not checked.
 UNCHECKED_BELOW = 10
+# Arithmetic written out in an answer: "4 + 8 + 15 = 27", "366 x 86400 = 31622400".
+TIMES, DIVIDED = "\u00d7", "\u00f7"
+_DERIVATION = re.compile(
+    r"(?P<expr>\(?-?\d[\d.,]*(?:\s*(?:[-+*/x\u00d7\u00f7]|\*\*)\s*\(?-?\d[\d.,]*\)?)+)\s*=\s*"
+    r"(?P<result>-?\d[\d.,]*\d|-?\d)"
+)
+# What is left of an answer once its ungrounded sentences go must say something.
+MIN_KEPT_WORDS = 6
 # How much of a run's output an answer quotes.
 QUOTED_OUTPUT_CHARS = 1500
 
@@ -100,9 +110,10 @@ def chosen_runs(executions: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[st
 
 
 def verified(run: Mapping[str, Any]) -> bool:
-    """A function run that passed every check the request's examples gave."""
+    """A run whose result stands: every example of the request passed, or both models agree."""
     checks = run.get("checks") or {}
-    return bool(run.get("accepted")) and run.get("kind") == "function" and bool(checks.get("total"))
+    examples = run.get("kind") == "function" and bool(checks.get("total"))
+    return bool(run.get("accepted")) and (examples or run.get("confirms") is True)
 
 
 def failed_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -207,12 +218,38 @@ def _value(number: str) -> float | str:
         return number
 
 
+def _derivations(text: str) -> list[tuple[list[str], str]]:
+    """Arithmetic the text writes out correctly: (its operands, its result)."""
+    found = []
+    for match in _DERIVATION.finditer(text):
+        expression = match["expr"].replace(TIMES, "*").replace(DIVIDED, "/").replace(",", "")
+        expression = re.sub(r"(?<=\d)\s*x\s*(?=\d)", "*", expression)
+        try:
+            value = literal(expression)
+            stated = float(match["result"].replace(",", ""))
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+            continue
+        if isinstance(value, int | float) and math.isclose(value, stated, rel_tol=1e-9):
+            found.append((numbers(match["expr"]), match["result"].lstrip("-")))
+    return found
+
+
 def ungrounded_numbers(answer: str, sources: Iterable[str]) -> list[str]:
-    """Numbers in `answer` (10 and above) that appear in none of `sources`."""
+    """Numbers in `answer` (10 and above) that appear in none of `sources`.
+
+    Arithmetic the answer writes out correctly carries grounding both ways: from grounded
+    operands to its result (`4 + 8 + 15 = 27`), and from a printed result to the operands
+    that explain it (`366 x 86400 = 31622400` when a run printed 31622400).
+    """
     known: set[str] = set()
     for source in sources:
         for number in numbers(source):
             known |= _spellings(number)
+    derivations = _derivations(answer)
+    for _ in range(len(derivations)):
+        for operands, result in derivations:
+            if _spellings(result) & known or all(_spellings(n) & known for n in operands):
+                known |= _spellings(result).union(*(_spellings(n) for n in operands))
     missing: list[str] = []
     for number in numbers(answer):
         digits = number.replace(",", "").replace(".", "")
@@ -223,6 +260,16 @@ def ungrounded_numbers(answer: str, sources: Iterable[str]) -> list[str]:
         if number not in missing:
             missing.append(number)
     return missing
+
+
+def without_numbers(answer: str, missing: Sequence[str]) -> str:
+    """`answer` without the sentences that state any of `missing`."""
+    pieces = re.split(r"(?<=[.!?;:])\s+|\n+", answer)
+    kept = [
+        piece for piece in pieces if not any(_spellings(n) & set(numbers(piece)) for n in missing)
+    ]
+    text = " ".join(p.strip() for p in kept if p.strip())
+    return text if len(text.split()) >= MIN_KEPT_WORDS else ""
 
 
 def quoted_outputs(executions: Sequence[Mapping[str, Any]], language: Language) -> str:

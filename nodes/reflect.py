@@ -23,6 +23,7 @@ from nodes.answer import (
     quotes_outputs,
     ungrounded_numbers,
     verified,
+    without_numbers,
 )
 from nodes.common import (
     answer_in_language,
@@ -136,7 +137,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             still = ungrounded_numbers(answer, sources)
             if still:
                 notes.append(f"the answer stated numbers no run printed ({', '.join(still)})")
-                answer = ""
+                answer = without_numbers(answer, still)  # keep the rest of the explanation
         answer = await answer_in_language(chat, answer, language) if answer else answer
     if outputs and not quotes_outputs(answer, executions):
         answer = f"{answer}\n\n{outputs}".strip()

@@ -12,6 +12,7 @@ from nodes.answer import (
     quoted_outputs,
     same_result,
     ungrounded_numbers,
+    without_numbers,
 )
 from nodes.plan import tidy_plan
 from orquestra.language import detect_language
@@ -116,3 +117,22 @@ def test_two_outputs_agree_when_they_state_the_same_result() -> None:
     assert same_result("média: 18,0", "18.0")
     assert not same_result("77", "639")
     assert same_result("True", "true") and not same_result("True", "False")
+
+
+def test_arithmetic_written_out_correctly_grounds_its_numbers() -> None:
+    request = "calcule a média dos números 4, 8, 15, 16, 23 e 42"
+    right = "A soma é 4 + 8 + 15 + 16 + 23 + 42 = 108, e 108 / 6 = 18.0."
+    assert ungrounded_numbers(right, ["18.0\n", request]) == []
+    wrong = "A soma é 180 (4 + 8 + 15 + 16 + 23 + 42 = 180)."
+    assert ungrounded_numbers(wrong, ["18.0\n", request]) == ["180"]
+    assert ungrounded_numbers("366 \u00d7 86400 = 31622400 segundos", ["31622400\n"]) == []
+
+
+def test_only_the_sentences_with_ungrounded_numbers_are_dropped() -> None:
+    answer = (
+        "A média soma os números e divide pela quantidade deles. A soma é 180. "
+        "O resultado impresso foi 18.0, a média pedida."
+    )
+    kept = without_numbers(answer, ["180"])
+    assert "180" not in kept and "divide pela quantidade" in kept and "18.0" in kept
+    assert without_numbers("A soma é 180.", ["180"]) == ""

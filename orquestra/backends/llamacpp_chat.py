@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_community.chat_models import ChatLlamaCpp
@@ -33,12 +34,13 @@ from orquestra.errors import GenerationStoppedError, RequestTooLongError
 
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
 CONTEXT_SETTINGS = "ORQUESTRA_BRAIN_NUM_CTX / ORQUESTRA_EXECUTOR_NUM_CTX"
+STOPPED = "Generation stopped: the run was interrupted."
 
 
 def _stopped(exc: RuntimeError) -> Exception:
     """llama.cpp's aborted decode as the interruption it is; other errors unchanged."""
     if stopping():
-        return GenerationStoppedError("Generation stopped: the run was interrupted.")
+        return GenerationStoppedError(STOPPED)
     return exc
 
 
@@ -88,11 +90,17 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        with self._generating():
+            return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
+
+    @contextmanager
+    def _generating(self) -> Iterator[None]:
+        """One generation at a time per model, with llama.cpp's errors made clear."""
         if stopping():
-            raise GenerationStoppedError("Generation stopped: the run was interrupted.")
+            raise GenerationStoppedError(STOPPED)
         with self._lock:
             try:
-                return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
+                yield
             except ValueError as exc:
                 raise too_long(exc, self._model_name()) or exc from None
             except RuntimeError as exc:
@@ -105,15 +113,8 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        if stopping():
-            raise GenerationStoppedError("Generation stopped: the run was interrupted.")
-        with self._lock:
-            try:
-                yield from super()._stream(messages, stop, run_manager, **kwargs)
-            except ValueError as exc:
-                raise too_long(exc, self._model_name()) or exc from None
-            except RuntimeError as exc:
-                raise _stopped(exc) from None
+        with self._generating():
+            yield from super()._stream(messages, stop, run_manager, **kwargs)
 
     def with_structured_output(
         self,

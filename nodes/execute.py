@@ -31,16 +31,12 @@ EARLIER_OUTPUT_CHARS = 500
 FUNCTION_CHECK_TIMEOUT_S = 10.0
 
 
-def code_steps(state: State) -> list[tuple[int, str]]:
-    """What to code: the plan's code steps (hybrid) or the request itself (code path)."""
+def code_steps(state: State) -> list[int]:
+    """The steps that need code: the plan's (hybrid; numbered as in the plan) or step 1."""
     plan = state.get("plan")
     if state.get("task_type") == "hybrid" and plan:
-        return [
-            (index, step["description"])
-            for index, step in enumerate(plan["steps"], 1)
-            if step.get("needs_code")
-        ]
-    return [(1, "")]
+        return [index for index, step in enumerate(plan["steps"], 1) if step.get("needs_code")]
+    return [1]
 
 
 def code_tasks(state: State) -> list[CodeTask]:
@@ -50,15 +46,8 @@ def code_tasks(state: State) -> list[CodeTask]:
     feedback = state.get("feedback") or ""
     iteration = state.get("iteration", 0)
     return [
-        CodeTask(
-            step=step,
-            request=request,
-            spec=spec,
-            description=description,
-            feedback=feedback,
-            iteration=iteration,
-        )
-        for step, description in code_steps(state)
+        CodeTask(step=step, request=request, spec=spec, feedback=feedback, iteration=iteration)
+        for step in code_steps(state)
     ]
 
 

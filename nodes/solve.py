@@ -55,8 +55,6 @@ class CodeTask:
     request: str
     """The user's request, verbatim (the coder always sees the exact signature)."""
     spec: Spec
-    description: str = ""
-    """The plan's step (hybrid), empty when the request itself is the task."""
     earlier: str = ""
     """Outputs of earlier steps, for later steps of a plan."""
     feedback: str = ""

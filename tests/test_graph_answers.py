@@ -122,7 +122,7 @@ async def test_an_answer_with_a_number_no_run_printed_is_rewritten_from_the_outp
         BRAIN,
         plan_reply(("gerar os 20 primeiros primos", True), ("somar", True)),
         code_reply("print(639)"),
-        reflection(answer="A soma dos 20 primeiros primos é 77."),
+        "A soma dos 20 primeiros primos é 77.",
         "A soma dos 20 primeiros primos é 639.",
     )
     state.script(EXECUTOR, code_reply("print(639)"))
@@ -145,7 +145,7 @@ async def test_an_answer_that_stays_ungrounded_becomes_the_outputs_themselves(
         BRAIN,
         plan_reply(("sum the first 20 primes", True)),
         code_reply("print(639)"),
-        reflection(answer="The sum is 77."),
+        "The sum is 77.",
         "The sum is still 77.",
     )
     state.script(EXECUTOR, code_reply("print(639)"))
@@ -185,7 +185,7 @@ async def test_the_plan_is_asked_for_in_the_request_language_and_tidied(
             ("Abra o editor de texto", False), ("somar 1 a 10", True), ("somar 1 a 10", True)
         ),
         code_reply("print(55)"),
-        reflection(answer="A soma é 55."),
+        "A soma é 55.",
     )
     state.script(EXECUTOR, code_reply("print(55)"))
     final = await graph.ainvoke(

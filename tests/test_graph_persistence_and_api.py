@@ -17,7 +17,6 @@ from tests.graph_support import (
     EXECUTOR,
     code_reply,
     plan_reply,
-    reflection,
     user,
 )
 
@@ -29,7 +28,7 @@ async def test_a_run_whose_backend_dies_resumes_from_its_thread_without_redoing_
         state.down = True  # the server dies right after answering the plan
         return plan_reply(("sum", True))
 
-    state.script(BRAIN, plan_then_die, code_reply("print(55)"), reflection(answer="The sum is 55."))
+    state.script(BRAIN, plan_then_die, code_reply("print(55)"), "The sum is 55.")
     state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
     config = {"configurable": {"thread_id": "t-1"}}
     async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "threads.db")) as saver:
@@ -99,7 +98,7 @@ async def test_no_node_makes_a_blocking_call(wired: ModelManager, state: FakeOll
         BRAIN,
         plan_reply(("a", True), ("b", True)),
         code_reply("print(1)"),
-        reflection("done", "ok"),
+        "ok",
     )
     state.script(EXECUTOR, code_reply("print(1)"))
     with blockbuster_ctx():

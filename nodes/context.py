@@ -139,3 +139,13 @@ class Context:
                 f"swap_policy={self.swap_policy!r} is invalid. Allowed values: alternate, "
                 f"coresident, auto."
             )
+
+
+def context_of(runtime: Any) -> Context:
+    """The run's context; the environment's defaults when the caller passed none.
+
+    `graph.ainvoke({"messages": [...]})` without `context=` is the most natural call
+    from Python or Jupyter, and LangGraph then hands the nodes no context at all.
+    """
+    context = getattr(runtime, "context", None)
+    return context if isinstance(context, Context) else Context()

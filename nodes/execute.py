@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 
 from nodes.answer import chosen_runs, code_answer, failed_steps, script_steps, unverified_steps
 from nodes.common import manager_for, request_text, tail
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.solve import CodeTask, coder_messages, strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
@@ -68,7 +68,7 @@ def _earlier_outputs(runs: list[dict[str, Any]]) -> str:
 
 async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write and run every code step in one executor residency."""
-    context = runtime.context
+    context = context_of(runtime)
     manager = await manager_for(context)
     runs: list[dict[str, Any]] = []
     hybrid = state.get("task_type") == "hybrid"

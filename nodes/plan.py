@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from nodes.common import emit, manager_for, request_language, request_text
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.prompts import PLAN_SYSTEM
 from nodes.state import State
 from orquestra.language import ANSWER_IN, Language
@@ -91,7 +91,7 @@ def render_plan(plan: dict[str, Any]) -> str:
 
 async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the brain for a structured plan; fall back to one code step if it cannot give one."""
-    manager = await manager_for(runtime.context)
+    manager = await manager_for(context_of(runtime))
     request = request_text(state)
     language = request_language(state)
     notes: list[str] = []

@@ -34,7 +34,7 @@ from nodes.common import (
     request_text,
     tail,
 )
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.plan import render_plan
 from nodes.prompts import ANSWER_SYSTEM, GROUNDING_PROMPT, REFLECT_PROMPT, REFLECT_SYSTEM
 from nodes.state import State
@@ -81,9 +81,10 @@ def grounding_sources(state: State) -> list[str]:
 
 async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Answer from the real results, or send back a bounded revision."""
-    manager = await manager_for(runtime.context)
+    context = context_of(runtime)
+    manager = await manager_for(context)
     iteration = state.get("iteration", 0)
-    rounds_left = runtime.context.max_iterations - 1 - iteration
+    rounds_left = context.max_iterations - 1 - iteration
     plan = state.get("plan") or {"goal": request_text(state), "steps": []}
     executions = state.get("executions", [])
     language = request_language(state)

@@ -28,7 +28,7 @@ from langgraph.runtime import Runtime
 
 from nodes.answer import chosen_runs, code_answer, same_result
 from nodes.common import manager_for, request_text, tail
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.execute import code_tasks, run_timeout
 from nodes.solve import CodeTask, coder_messages, rescue_strategies, write_until_accepted
 from nodes.state import State
@@ -58,7 +58,7 @@ def _compare(written: list[dict[str, Any]], tried: list[dict[str, Any]]) -> None
 
 async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Have the brain write every pending step: failed, unverified, or sent back to revise."""
-    context = runtime.context
+    context = context_of(runtime)
     manager = await manager_for(context)
     pending = set(state.get("pending_rescue") or [])
     executions = state.get("executions", [])

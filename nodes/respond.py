@@ -10,7 +10,7 @@ from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime, get_runtime
 
 from nodes.common import answer_in_language, emit, manager_for, message_text, request_language
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.prompts import BRAIN_SYSTEM
 from nodes.state import State
 from orquestra.errors import is_tools_unsupported
@@ -36,17 +36,18 @@ def brain_tools(timeout_s: float = 30.0) -> list[BaseTool]:
 
 async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Answer with the brain; offer tools while the tool-round budget lasts."""
-    manager = await manager_for(runtime.context)
+    context = context_of(runtime)
+    manager = await manager_for(context)
     rounds = state.get("tool_rounds", 0)
     language = request_language(state)
     messages = [SystemMessage(f"{BRAIN_SYSTEM} {ANSWER_IN[language]}"), *state.get("messages", [])]
     notes: list[str] = []
-    model = runtime.context.brain_model
+    model = context.brain_model
     emit({"type": "thinking", "role": "brain", "node": "respond"})
     async with manager.use("brain") as chat:
         answer: AIMessage | None = None
-        if rounds < runtime.context.max_tool_rounds and model not in _NO_TOOLS:
-            tools = brain_tools(runtime.context.execution_timeout_s)
+        if rounds < context.max_tool_rounds and model not in _NO_TOOLS:
+            tools = brain_tools(context.execution_timeout_s)
             try:
                 result = await chat.bind_tools(tools).ainvoke(messages)
                 answer = result if isinstance(result, AIMessage) else AIMessage(str(result))

@@ -7,7 +7,7 @@ from typing import Any, cast
 from langgraph.runtime import Runtime
 
 from nodes.common import emit, manager_for, request_text
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.state import RESET, State
 from orquestra.errors import RequestTooLongError
 from orquestra.language import detect_language
@@ -52,9 +52,10 @@ def check_fits(text: str, contexts: dict[str, int]) -> None:
 async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Classify the request; when unsure, ask the model that is already resident."""
     text = request_text(state)
-    manager = await manager_for(runtime.context)
+    context = context_of(runtime)
+    manager = await manager_for(context)
     check_fits(text, {role: manager.settings.options_for(role)["num_ctx"] for role in ROLES})
-    forced = runtime.context.task_type
+    forced = context.task_type
     if forced != "auto":
         task_type = cast(TaskType, forced)
         decision = RouteDecision(

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from nodes.common import emit, manager_for, recording_swaps
-from nodes.context import Context
+from nodes.context import Context, context_of
 from nodes.state import State
 from orquestra.errors import ModelNotFoundError, ModelTooLargeError, OutOfMemoryError, PolicyError
 from orquestra.settings import Role
@@ -28,7 +28,7 @@ class SwapNode:
 
     async def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         """Ensure the role's model, streaming the swap and recording it in the state."""
-        manager = await manager_for(runtime.context)
+        manager = await manager_for(context_of(runtime))
         status = manager.get_status()
         if not status[f"{self.role}_loaded"]:
             current = status["current_role"]

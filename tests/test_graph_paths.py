@@ -383,3 +383,17 @@ async def test_a_policy_refusal_ends_the_hybrid_run_with_the_reason(
     set_model_manager(None)
     assert "ORQUESTRA_SWAP_POLICY=auto" in final["messages"][-1].content
     assert final["plan"] and final["executions"] == []
+
+
+async def test_the_graph_runs_without_a_context(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+    state.script(BRAIN, code_reply("print(55)"))
+    final = await graph.ainvoke(user("Crie um script Python que soma os números de 1 a 10"))
+    assert final["task_type"] == "code" and "55" in final["messages"][-1].content
+    state.script(BRAIN, "Olá!")
+    final = await graph.ainvoke(user("Olá, tudo bem?"))
+    assert final["messages"][-1].content == "Olá!"

@@ -23,14 +23,13 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.prebuilt import ToolNode
 
 from nodes.context import Context
 from nodes.execute import after_execute, execute
 from nodes.plan import plan
 from nodes.reflect import after_reflect, reflect
 from nodes.rescue import after_rescue, rescue
-from nodes.respond import after_respond, brain_tools, respond
+from nodes.respond import after_respond, respond, run_brain_tools
 from nodes.route import after_route, route
 from nodes.state import State
 from nodes.swap import make_swap_node, unless_failed
@@ -62,7 +61,7 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
     workflow.add_node("route", route)
     workflow.add_node("swap_to_brain", make_swap_node("brain"))
     workflow.add_node("respond", respond)
-    workflow.add_node("brain_tools", ToolNode(brain_tools()))
+    workflow.add_node("brain_tools", run_brain_tools)
     workflow.add_node("plan", plan)
     workflow.add_node("swap_to_executor", make_swap_node("executor"))
     workflow.add_node("execute", execute)

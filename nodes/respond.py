@@ -7,10 +7,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, SystemMessage
 from langchain_core.tools import BaseTool
+from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime, get_runtime
 
 from nodes.common import answer_in_language, emit, manager_for, message_text, request_language
-from nodes.context import Context, context_of
+from nodes.context import DEFAULT_EXECUTION_TIMEOUT_S, Context, context_of
 from nodes.prompts import BRAIN_SYSTEM
 from nodes.state import State
 from orquestra.errors import is_tools_unsupported
@@ -29,9 +30,16 @@ def _workspace_root() -> Path:
         return Path.cwd()
 
 
-def brain_tools(timeout_s: float = 30.0) -> list[BaseTool]:
+def brain_tools(timeout_s: float = DEFAULT_EXECUTION_TIMEOUT_S) -> list[BaseTool]:
     """Tools the brain may call: the Python sandbox and read-only workspace access."""
     return [make_python_tool(timeout_s=timeout_s), *make_workspace_tools(_workspace_root)]
+
+
+async def run_brain_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Run the tools the brain called, with the run context's limits (its timeout)."""
+    tools = ToolNode(brain_tools(context_of(runtime).execution_timeout_s))
+    result: dict[str, Any] = await tools.ainvoke(state)
+    return result
 
 
 async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -42,7 +50,7 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     language = request_language(state)
     messages = [SystemMessage(f"{BRAIN_SYSTEM} {ANSWER_IN[language]}"), *state.get("messages", [])]
     notes: list[str] = []
-    model = context.brain_model
+    model = manager.model_for("brain")  # the real model, whatever the context names
     emit({"type": "thinking", "role": "brain", "node": "respond"})
     async with manager.use("brain") as chat:
         answer: AIMessage | None = None

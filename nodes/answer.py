@@ -32,6 +32,12 @@ MIN_KEPT_WORDS = 6
 # How much of a run's output an answer quotes.
 QUOTED_OUTPUT_CHARS = 1500
 
+# A request that asks to have its result explained (English, Portuguese, Spanish).
+_EXPLANATION = re.compile(
+    r"\b(explain\w*|explanation|expliqu\w*|explica\w*|justif\w*|por que|por qué|why)\b",
+    re.IGNORECASE,
+)
+
 TEXTS: dict[Language, dict[str, str]] = {
     "en": {
         "ok": "The code ran and its output answers the request.",
@@ -184,6 +190,11 @@ def code_answer(executions: Sequence[Mapping[str, Any]], language: Language, att
     return "\n\n".join(parts)
 
 
+def asks_for_explanation(request: str) -> bool:
+    """Whether the request asks why or how, not only for the result."""
+    return _EXPLANATION.search(request) is not None
+
+
 def numbers(text: str) -> list[str]:
     """The numbers written in `text`, normalised (`1.229` and `1,229` stay as written)."""
     return [m.group().lstrip("-") for m in _NUMBER.finditer(text)]
@@ -232,6 +243,52 @@ def _derivations(text: str) -> list[tuple[list[str], str]]:
         if isinstance(value, int | float) and math.isclose(value, stated, rel_tol=1e-9):
             found.append((numbers(match["expr"]), match["result"].lstrip("-")))
     return found
+
+
+def _evaluated(expression: str) -> float | None:
+    """The value of arithmetic as an answer writes it (`x`, the signs for times and divided)."""
+    expression = expression.replace(TIMES, "*").replace(DIVIDED, "/")
+    expression = re.sub(r"(?<=\d)\s*x\s*(?=\d)", "*", expression)
+    try:
+        value = literal(expression.replace(",", ""))
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def corrected_arithmetic(answer: str) -> str:
+    """`answer` with the results of its written-out whole-number arithmetic recomputed.
+
+    Small models explain a result well and add badly ("4 + 8 + 15 + 16 + 23 + 42 = 100"):
+    the operands come from the request, so the sum is put right rather than the
+    explanation dropped, and a later step that uses the wrong sum ("100 / 6") uses the
+    corrected one. Decimal operands are left alone (a comma may be a decimal mark).
+    """
+    corrected: dict[str, str] = {}
+
+    def fix(match: re.Match[str]) -> str:
+        expression = match["expr"]
+        if not all(n.isdigit() for n in numbers(expression)):
+            return match.group()
+        for wrong, right in corrected.items():
+            expression = re.sub(rf"(?<![\w.,]){wrong}(?![\w]|[.,]\d)", right, expression)
+        value = _evaluated(expression)
+        stated = match["result"]
+        if value is None:
+            return match.group()
+        shown = str(int(value)) if value.is_integer() else f"{value:.10g}"
+        if not math.isclose(
+            value, float(_value(stated.lstrip("-"))) * (-1 if stated[0] == "-" else 1)
+        ):
+            corrected[stated.lstrip("-")] = shown
+        else:
+            shown = stated
+        between = match.group()[
+            match.end("expr") - match.start() : match.start("result") - match.start()
+        ]
+        return f"{expression}{between}{shown}"
+
+    return _DERIVATION.sub(fix, answer)
 
 
 def ungrounded_numbers(answer: str, sources: Iterable[str]) -> list[str]:

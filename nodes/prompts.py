@@ -61,6 +61,11 @@ ANSWER_SYSTEM = (
     "the request asks. Use only numbers that appear in the outputs or the request."
 )
 
+EXPLAIN_PROMPT = (
+    "\n\nThe user asks for an explanation: after stating the result, explain in two to four "
+    "sentences how the code above computed it, step by step, with the request's numbers."
+)
+
 GROUNDING_PROMPT = (
     "Your answer states {numbers}, which no run printed. Rewrite the answer using only the "
     "values in these outputs:\n{outputs}\n\n{answer_in} Reply with the answer only."

@@ -18,7 +18,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from nodes.answer import (
+    asks_for_explanation,
     chosen_runs,
+    corrected_arithmetic,
     quoted_outputs,
     quotes_outputs,
     ungrounded_numbers,
@@ -36,7 +38,13 @@ from nodes.common import (
 )
 from nodes.context import Context, context_of
 from nodes.plan import render_plan
-from nodes.prompts import ANSWER_SYSTEM, GROUNDING_PROMPT, REFLECT_PROMPT, REFLECT_SYSTEM
+from nodes.prompts import (
+    ANSWER_SYSTEM,
+    EXPLAIN_PROMPT,
+    GROUNDING_PROMPT,
+    REFLECT_PROMPT,
+    REFLECT_SYSTEM,
+)
 from nodes.state import State
 from orquestra.language import ANSWER_IN
 
@@ -55,8 +63,11 @@ class Reflection(BaseModel):
     revision: str = Field(default="", description="What the coder must change (when revising).")
 
 
-def render_results(executions: list[dict[str, Any]]) -> str:
-    """For each step, the run that counts, with its exit code, checks and outputs."""
+def render_results(executions: list[dict[str, Any]], *, with_code: bool = False) -> str:
+    """For each step, the run that counts, with its exit code, checks and outputs.
+
+    With `with_code`, its code too: what an explanation of the result describes.
+    """
     lines = []
     for step, run in chosen_runs(executions).items():
         checks = run.get("checks") or {}
@@ -68,6 +79,7 @@ def render_results(executions: list[dict[str, Any]]) -> str:
             + (" (timed out)" if run["timed_out"] else "")
             + f"\n  stdout:\n{tail(run['stdout'], RESULT_STDOUT_CHARS)}"
             + (f"\n  stderr:\n{tail(run['stderr'], RESULT_STDERR_CHARS)}" if run["stderr"] else "")
+            + (f"\n  code:\n```python\n{run.get('code', '')}\n```" if with_code else "")
         )
     return "\n".join(lines) or "(no code was run)"
 
@@ -88,13 +100,14 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     plan = state.get("plan") or {"goal": request_text(state), "steps": []}
     executions = state.get("executions", [])
     language = request_language(state)
+    explain = asks_for_explanation(request_text(state))
     prompt = REFLECT_PROMPT.format(
         request=request_text(state),
         plan=render_plan(plan) if plan["steps"] else "(none)",
-        results=render_results(executions),
+        results=render_results(executions, with_code=explain),
         rounds_left=max(rounds_left, 0),
         answer_in=ANSWER_IN[language],
-    )
+    ) + (EXPLAIN_PROMPT if explain else "")
     notes: list[str] = []
     emit({"type": "thinking", "role": "brain", "node": "reflect"})
     async with manager.use("brain") as chat:
@@ -116,7 +129,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "pending_rescue": code_steps,
                 "notes": notes,
             }
-        answer = verdict.answer.strip()
+        answer = corrected_arithmetic(verdict.answer.strip())
         sources = grounding_sources(state)
         outputs = quoted_outputs(executions, language)
         missing = ungrounded_numbers(answer, sources)
@@ -134,7 +147,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                     ),
                 ]
             )
-            answer = message_text(reply).strip()
+            answer = corrected_arithmetic(message_text(reply).strip())
             still = ungrounded_numbers(answer, sources)
             if still:
                 notes.append(f"the answer stated numbers no run printed ({', '.join(still)})")

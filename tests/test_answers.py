@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from nodes.answer import (
+    asks_for_explanation,
     chosen_runs,
     code_answer,
+    corrected_arithmetic,
     quoted_outputs,
     same_result,
     ungrounded_numbers,
@@ -136,3 +138,28 @@ def test_only_the_sentences_with_ungrounded_numbers_are_dropped() -> None:
     kept = without_numbers(answer, ["180"])
     assert "180" not in kept and "divide pela quantidade" in kept and "18.0" in kept
     assert without_numbers("A soma é 180.", ["180"]) == ""
+
+
+def test_written_out_whole_number_arithmetic_is_recomputed_along_the_chain() -> None:
+    wrong = "A soma 4 + 8 + 15 + 16 + 23 + 42 = 100, e 100 / 6 = 18.0."
+    assert (
+        corrected_arithmetic(wrong) == "A soma 4 + 8 + 15 + 16 + 23 + 42 = 108, e 108 / 6 = 18.0."
+    )
+    assert corrected_arithmetic("366 x 86400 = 31622400") == "366 x 86400 = 31622400"
+    assert corrected_arithmetic("10 - 20 = 10") == "10 - 20 = -10"
+    assert corrected_arithmetic("1,5 + 1 = 3") == "1,5 + 1 = 3"  # a decimal comma: left alone
+    assert corrected_arithmetic("x = 5, no arithmetic") == "x = 5, no arithmetic"
+
+
+@pytest.mark.parametrize(
+    ("request_", "asks"),
+    [
+        ("Planeje e execute: calcule a média e explique o resultado", True),
+        ("Explain why the sum is even", True),
+        ("Explica el resultado", True),
+        ("Calcule a soma dos quadrados de 1 a 100", False),
+        ("Compute the factorial of 20.", False),
+    ],
+)
+def test_requests_that_ask_for_an_explanation(request_: str, asks: bool) -> None:
+    assert asks_for_explanation(request_) is asks

@@ -249,3 +249,27 @@ async def test_the_brain_confirms_a_script_and_its_result_counts_when_they_disag
         "print(832040)"
     )
     assert "printed something else (1346269)" in answer  # said plainly, not hidden
+
+
+async def test_an_explanation_sees_the_code_and_its_arithmetic_is_put_right(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    code = "media = (4 + 8 + 15 + 16 + 23 + 42) / 6\nprint(media)"
+    state.script(
+        BRAIN,
+        plan_reply(("calcular a média", True)),
+        code_reply(code),
+        "A média é 18.0: a soma 4 + 8 + 15 + 16 + 23 + 42 = 100 dividida por 6, e 100 / 6 = 18.0.",
+    )
+    state.script(EXECUTOR, code_reply(code))
+    final = await graph.ainvoke(
+        user("Planeje e execute: calcule a média dos números 4, 8, 15, 16, 23 e 42 e explique"),
+        context=Context(),
+    )
+    answer = final["messages"][-1].content
+    assert "4 + 8 + 15 + 16 + 23 + 42 = 108" in answer and "108 / 6 = 18.0" in answer
+    assert "100" not in answer and not final["notes"]
+    reflection_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
+    assert code in reflection_prompt and "explanation" in reflection_prompt

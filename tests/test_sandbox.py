@@ -364,3 +364,24 @@ def test_workdir_is_fresh_and_removed() -> None:
     assert first.stdout.strip() not in second.stdout
     assert "left.txt" not in second.stdout
     assert not Path(first.stdout.strip()).exists()
+
+
+@pytest.mark.parametrize("cgroup", [True, False], ids=["cgroup", "watchdog"])
+async def test_the_async_path_never_blocks_the_event_loop(
+    cgroup: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `langgraph dev` enforces on graph nodes: blockbuster raises on blocking calls."""
+    from blockbuster import blockbuster_ctx
+
+    from tools.cgroups import RunCgroup
+
+    if not cgroup:  # an ordinary user's run: the memory watchdog polls /proc
+        monkeypatch.setattr(RunCgroup, "create", classmethod(lambda cls, *_: None))
+    await arun_python("print(0)", timeout_s=5, warm=False)  # probes and first start: setup
+    with blockbuster_ctx():
+        done = await arun_python("print('ok')", timeout_s=5, warm=False)
+        hung = await arun_python("import time; time.sleep(60)", timeout_s=0.5, warm=False)
+    assert done.stdout == "ok\n" and done.error is None
+    assert hung.timed_out and hung.exit_code == -9
+    if not cgroup:
+        assert "memory-watchdog" in done.isolation

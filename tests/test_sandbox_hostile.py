@@ -667,10 +667,18 @@ class Suite:
         self.worlds: dict[str, World] = {}
         self.batches: dict[tuple[str, str], Batch] = {}
         self.tiers: dict[tuple[str, str], bool] = {}
+        self.no_world: dict[str, str] = {}
 
     def world(self, who: str) -> World:
+        if who in self.no_world:
+            pytest.skip(self.no_world[who])
         if who not in self.worlds:
-            self.worlds[who] = _make_world(who, self.token)
+            try:
+                self.worlds[who] = _make_world(who, self.token)
+            except subprocess.CalledProcessError as exc:
+                shutil.rmtree(f"/tmp/orq-hostile-{self.token}-{who}", ignore_errors=True)
+                self.no_world[who] = f"no virtual environment for {who} here ({exc})"
+                pytest.skip(self.no_world[who])
         return self.worlds[who]
 
     def python_for(self, world: World, tier: str) -> str | None:

@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -236,6 +237,8 @@ class _Run:
     def __init__(self, launched: Launched) -> None:
         self.launched = launched
         self.limit_exceeded: str | None = None
+        self.failure: str | None = None
+        """An exception in the sandbox's own helpers (watchdog, readers, sender)."""
         self.killing: asyncio.Future[None] | None = None
         self.ended = asyncio.get_running_loop().create_future()
 
@@ -262,28 +265,12 @@ class _Run:
 
     async def watch_memory(self, limit_bytes: int) -> None:
         """Kill the run once all its processes together pass `limit_bytes`."""
-        launched = self.launched
-        cgroup = launched.cgroup
-        has_cgroup = cgroup is not None and (
-            cgroup.memory_v1 is not None or cgroup.memory_v2 is not None
-        )
-        watch = None
-        if not has_cgroup and sys.platform.startswith("linux"):
-            tmpfs = () if launched.config.tier == "process" else ("/tmp", "/dev/shm")
-            watch = MemoryWatch(launched.proc.pid, tmpfs)
-        if cgroup is not None and has_cgroup:
-            check = cgroup.memory_exceeded
-        elif watch is not None:
-            measure = watch.total_bytes
-
-            def check() -> bool:
-                return measure() > limit_bytes
-
-        else:
+        # Both ways of measuring read /proc or cgroup files: never on the event loop.
+        check = await asyncio.to_thread(_memory_check, self.launched, limit_bytes)
+        if check is None:
             return
         while not self.ended.done():
             await asyncio.sleep(POLL_S)
-            # Both read /proc or cgroup files: never on the event loop.
             exceeded = await asyncio.to_thread(check)
             if exceeded and not self.ended.done():
                 self.limit_exceeded = "memory"
@@ -339,11 +326,40 @@ async def _execute(
         run.stop_watching()
         if await asyncio.to_thread(_settle, launched) and run.limit_exceeded is None:
             run.limit_exceeded = "memory"  # the kernel's OOM kill ended it before a poll
-        _, pending = await asyncio.wait([*readers, sender], timeout=DRAIN_TIMEOUT_S)
+        helpers = [watcher, *readers, sender]
+        _, pending = await asyncio.wait(helpers, timeout=DRAIN_TIMEOUT_S)
         for task in pending:
             task.cancel()
+        run.failure = _helper_failure(helpers)
         await asyncio.to_thread(_close, launched)
     return _result(launched, run, out, err, code, timed_out, duration, timeout_s, max_output)
+
+
+def _helper_failure(tasks: Sequence[asyncio.Future[Any]]) -> str | None:
+    """What went wrong in the sandbox's own helpers (a bug of ours, never the code's doing).
+
+    Reported in `ExecutionResult.error` rather than lost: a failed memory watchdog means
+    the run had no memory limit, a failed reader that its output is incomplete.
+    """
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            return f"sandbox failure: {task.exception()!r}"
+    return None
+
+
+def _memory_check(launched: Launched, limit_bytes: int) -> Callable[[], bool] | None:
+    """Whether the run passed its total memory: the cgroup's word, else the watchdog's.
+
+    None where neither can tell (no memory cgroup, not Linux). Blocking: call in a thread.
+    """
+    cgroup = launched.cgroup
+    if cgroup is not None and (cgroup.memory_v1 is not None or cgroup.memory_v2 is not None):
+        return cgroup.memory_exceeded
+    if not sys.platform.startswith("linux"):
+        return None
+    tmpfs = () if launched.config.tier == "process" else ("/tmp", "/dev/shm")
+    watch = MemoryWatch(launched.proc.pid, tmpfs)
+    return lambda: watch.total_bytes() > limit_bytes
 
 
 def _settle(launched: Launched) -> bool:
@@ -389,6 +405,7 @@ def _result(
                 error = stderr.strip().splitlines()[-1]
     elif exit_code == CONFINE_FAILED and "sandbox: could not confine" in stderr:
         error = stderr.strip().splitlines()[-1]
+    error = error or run.failure
     limits = launched.config.limits
     return ExecutionResult(
         stdout=out.text(),

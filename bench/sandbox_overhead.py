@@ -2,8 +2,9 @@
 
 Both run the same interpreter on `print(1)`; rounds interleave the variants so machine
 noise hits them alike. The sandbox keeps a warm spare (started after each run, while the
-model works); the cold row starts everything on demand. Target: sandbox (auto tier)
-median <= 1.5 x bare Python.
+model works; each spare serves exactly one run, with every confinement already in place);
+the cold row starts everything on demand. Target: sandbox (auto tier) median <= 1.5 x bare
+Python.
 
     python bench/sandbox_overhead.py [--rounds 30]
 """

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tools.bootstrap import remove_tree
 from tools.isolation import available_tiers
 from tools.sandbox import MARKER_VAR, ExecutionResult, arun_python, run_python, spare_markers
 
@@ -241,16 +241,79 @@ def test_every_available_tier_runs_code_and_kills_stragglers(tier: str) -> None:
     assert result.stdout == "ok\n" and result.isolation[0] == tier
 
 
-def test_unavailable_tier_is_reported_not_raised() -> None:
-    if sys.platform.startswith("linux") and set(available_tiers()) == {
-        "bwrap",
-        "unshare",
-        "process",
-    }:
-        result = run_python("print(1)", isolation="nonsense")  # type: ignore[arg-type]
-    else:
-        result = run_python("print(1)", isolation="bwrap")
-    assert result.error and result.exit_code is None
+def test_an_unknown_tier_is_reported_not_raised() -> None:
+    result = run_python("print(1)", isolation="nonsense")  # type: ignore[arg-type]
+    assert result.error and "nonsense" in result.error and result.exit_code is None
+
+
+def test_the_setting_picks_the_tier_for_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    for tier in available_tiers():
+        monkeypatch.setenv("ORQUESTRA_SANDBOX", tier)
+        result = run_python("print('ok')", timeout_s=10)
+        assert result.stdout == "ok\n" and result.isolation[0] == tier
+    monkeypatch.setenv("ORQUESTRA_SANDBOX", "auto")
+    assert run_python("print(1)", timeout_s=10).isolation[0] == available_tiers()[0]
+
+
+def test_a_bad_setting_is_an_error_not_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORQUESTRA_SANDBOX", "strongest-please")
+    result = run_python("print(1)", timeout_s=10)
+    assert result.error and "ORQUESTRA_SANDBOX" in result.error and result.stdout == ""
+
+
+def test_an_unavailable_tier_is_an_error_never_a_weaker_tier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = [t for t in ("bwrap", "unshare", "process") if t not in available_tiers()]
+    if not missing:
+        pytest.skip("every tier is available here")
+    monkeypatch.setenv("ORQUESTRA_SANDBOX", missing[0])
+    result = run_python("print(1)", timeout_s=10)
+    assert result.error and missing[0] in result.error
+    assert result.exit_code is None and result.isolation == ()
+
+
+@pytest.mark.parametrize("tier", STRONG)
+def test_the_private_tmp_and_dev_shm_have_the_disk_cap(tier: str) -> None:
+    code = (
+        "import os\nfor d in ('.', '/tmp', '/dev/shm'):\n"
+        "    try:\n        with open(f'{d}/fill', 'wb') as f:\n"
+        "            for _ in range(40):\n                f.write(b'0' * 1024 * 1024)\n"
+        "        print(d, 'WROTE 40 MB')\n"
+        "    except OSError as e:\n        print(d, 'full', e.errno)"
+    )
+    result = run_hostile(code, isolation=tier, max_disk_mb=16, max_file_mb=64)
+    assert "WROTE" not in result.stdout and result.stdout.count("full 28") == 3  # ENOSPC
+
+
+@pytest.mark.parametrize("tier", available_tiers())
+def test_network_can_be_allowed(tier: str) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = (
+            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), 2)\nprint('connected')"
+        )
+        result = run_hostile(code, isolation=tier, network=True)
+    assert result.stdout == "connected\n" and "no-network" not in result.isolation
+
+
+def test_remove_tree_handles_depth_and_locked_directories(tmp_path: Path) -> None:
+    top = tmp_path / "tree"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(3000):  # far deeper than PATH_MAX and the recursion limit
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+    (top / "locked" / "inner").mkdir(parents=True)
+    (top / "locked" / "inner" / "f").write_text("x")
+    os.chmod(top / "locked" / "inner", 0)
+    os.chmod(top / "locked", 0)
+    assert remove_tree(str(top)) and not top.exists()
 
 
 async def test_async_runs_do_not_block_the_event_loop() -> None:
@@ -301,3 +364,24 @@ def test_workdir_is_fresh_and_removed() -> None:
     assert first.stdout.strip() not in second.stdout
     assert "left.txt" not in second.stdout
     assert not Path(first.stdout.strip()).exists()
+
+
+@pytest.mark.parametrize("cgroup", [True, False], ids=["cgroup", "watchdog"])
+async def test_the_async_path_never_blocks_the_event_loop(
+    cgroup: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `langgraph dev` enforces on graph nodes: blockbuster raises on blocking calls."""
+    from blockbuster import blockbuster_ctx
+
+    from tools.cgroups import RunCgroup
+
+    if not cgroup:  # an ordinary user's run: the memory watchdog polls /proc
+        monkeypatch.setattr(RunCgroup, "create", classmethod(lambda cls, *_: None))
+    await arun_python("print(0)", timeout_s=5, warm=False)  # probes and first start: setup
+    with blockbuster_ctx():
+        done = await arun_python("print('ok')", timeout_s=5, warm=False)
+        hung = await arun_python("import time; time.sleep(60)", timeout_s=0.5, warm=False)
+    assert done.stdout == "ok\n" and done.error is None
+    assert hung.timed_out and hung.exit_code == -9
+    if not cgroup:
+        assert "memory-watchdog" in done.isolation

@@ -1,9 +1,13 @@
-"""Resource limits for sandboxed code: POSIX rlimits and, where writable, a pids cgroup.
+"""Resource limits for sandboxed code: what one run may use, and the POSIX rlimits for it.
 
-rlimits cap CPU seconds, address space, file size, open files and core dumps. The
-process count is capped by RLIMIT_NPROC for ordinary users; the kernel never applies
-that limit to root, so under root the sandbox uses a pids cgroup when one can be
-created (cgroup v1 `pids` hierarchy or a writable cgroup v2 directory).
+rlimits cap CPU seconds, address space, file size, open files, core dumps and processes
+per process. They are the first line (a huge allocation fails with MemoryError inside the
+code), not the whole story: totals for a run come from its cgroup (`tools.cgroups`) or,
+without one, the memory watchdog (`tools.memory`) and the size of its tmpfs mounts.
+
+RLIMIT_NPROC counts every process of a uid. Under root each run has its own uid
+(`tools.identity`), so the cap is exactly the run's processes; for an ordinary user it is
+the user's current count plus the run's allowance.
 """
 
 from __future__ import annotations
@@ -11,13 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-CGROUP_PREFIX = "orquestra-sandbox-"
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Limits:
     file_mb: int
     processes: int
     open_files: int
+    disk_mb: int = 256
+    """Size of each private tmpfs (/tmp with the work dir, /dev/shm) in namespace tiers."""
 
 
 def _user_process_count() -> int:
@@ -42,25 +46,32 @@ def _user_process_count() -> int:
     return count
 
 
-def rlimit_setter(limits: Limits) -> Callable[[], None] | None:
-    """A function for `preexec_fn` that applies the rlimits in the child (None on Windows)."""
+def rlimit_setter(limits: Limits, *, own_uid: bool) -> Callable[[], None] | None:
+    """A function for `preexec_fn` that applies the rlimits in the child (None on Windows).
+
+    Args:
+        limits: The run's caps.
+        own_uid: The code runs as a uid of its own (root's per-run uid), so RLIMIT_NPROC
+            can be exactly `limits.processes`.
+    """
     if sys.platform == "win32":
         return None
     import resource
 
     nproc: int | None = None
-    if os.getuid() != 0 and sys.platform.startswith("linux"):
+    if own_uid:
+        nproc = limits.processes
+    elif sys.platform.startswith("linux") and os.getuid() != 0:
         # RLIMIT_NPROC counts every process of the user, so leave room for those.
         nproc = _user_process_count() + limits.processes
-    mb = 1024 * 1024
     caps = [
         (resource.RLIMIT_CPU, limits.cpu_s),
-        (resource.RLIMIT_FSIZE, limits.file_mb * mb),
+        (resource.RLIMIT_FSIZE, limits.file_mb * MB),
         (resource.RLIMIT_NOFILE, limits.open_files),
         (resource.RLIMIT_CORE, 0),
     ]
     if sys.platform != "darwin":  # macOS does not enforce RLIMIT_AS and rejects some values
-        caps.append((resource.RLIMIT_AS, limits.memory_mb * mb))
+        caps.append((resource.RLIMIT_AS, limits.memory_mb * MB))
     if nproc is not None:
         caps.append((resource.RLIMIT_NPROC, nproc))
 
@@ -70,53 +81,3 @@ def rlimit_setter(limits: Limits) -> Callable[[], None] | None:
                 resource.setrlimit(which, (value, value))
 
     return apply
-
-
-class PidsCgroup:
-    """A pids cgroup capping and listing every process of one sandbox run."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @classmethod
-    def create(cls, max_pids: int) -> PidsCgroup | None:
-        """Create a cgroup with `pids.max`, or None where cgroups are not writable."""
-        if not sys.platform.startswith("linux") or os.geteuid() != 0:
-            return None
-        name = f"{CGROUP_PREFIX}{uuid.uuid4().hex[:12]}"
-        for parent in (CGROUP_ROOT / "pids", CGROUP_ROOT):
-            if not (parent / "cgroup.procs").exists():
-                continue
-            if parent == CGROUP_ROOT and not (parent / "cgroup.controllers").exists():
-                continue
-            try:
-                path = parent / name
-                path.mkdir()
-                (path / "pids.max").write_text(f"{max_pids}\n")
-                return cls(path)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    (parent / name).rmdir()
-        return None
-
-    def join_from_child(self) -> None:
-        """Move the calling process into the cgroup (run in the child before exec)."""
-        (self.path / "cgroup.procs").write_text(f"{os.getpid()}\n")
-
-    def pids(self) -> list[int]:
-        """Processes in the cgroup now."""
-        try:
-            text = (self.path / "cgroup.procs").read_text()
-        except OSError:
-            return []
-        return [int(p) for p in text.split()]
-
-    def remove(self) -> bool:
-        """Remove the (empty) cgroup; False while processes remain."""
-        try:
-            self.path.rmdir()
-        except FileNotFoundError:
-            return True
-        except OSError:
-            return False
-        return True

@@ -1,95 +1,55 @@
-"""Finding and killing every process of one sandbox run, stragglers included."""
+"""Signalling a run's processes by handles that cannot point at someone else.
+
+A pid read from a /proc scan may belong to an unrelated process by the time it is
+signalled (a fork bomb wraps the pid space quickly). The sandbox never does that: the
+process it started is held by a pidfd (or by its unreaped pid, which the kernel cannot
+give away), the rest of a run is killed through its PID namespace, its cgroup, its
+per-run uid (`tools.bootstrap.kill_uid`) or its supervisor, which kills its own children.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import subprocess
 import sys
-import time
-from pathlib import Path
 
-from tools.limits import PidsCgroup
-
-# Marks every process of one run, so stragglers can be found through /proc.
+# Marks every process of one run in its environment (for people and tests looking at a
+# run; the sandbox itself never finds processes by it).
 MARKER_VAR = "ORQUESTRA_SANDBOX_RUN"
-# SIGKILL and re-scan until nothing is left, pausing a little longer each round
-# (processes of a closing PID namespace take a moment to die), for at most this long.
-REAP_BUDGET_S = 0.5
-REAP_FIRST_PAUSE_S = 0.0005
-REAP_MAX_PAUSE_S = 0.02
 
 
-def _stat_fields(pid: str) -> tuple[int, int, int] | None:
-    """(ppid, pgrp, session) of a live process; None for zombies and vanished ones."""
+def open_pidfd(pid: int) -> int | None:
+    """A pidfd for `pid` (a child not yet reaped), or None where the kernel has none."""
+    if not hasattr(os, "pidfd_open"):
+        return None
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        return os.pidfd_open(pid)
     except OSError:
         return None
-    fields = raw[raw.rfind(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):  # already dead: nothing left to kill
-        return None
-    return int(fields[1]), int(fields[2]), int(fields[3])
 
 
-def stragglers(root: int, marker: str) -> set[int]:
-    """Processes of one run: its group and session, their descendants, and marked ones."""
-    if not sys.platform.startswith("linux"):
-        return set()
-    found: set[int] = set()
-    parents: dict[int, int] = {}
-    token = f"{MARKER_VAR}={marker}".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        stat = _stat_fields(entry)
-        if stat is None:
-            continue
-        pid, (ppid, pgrp, session) = int(entry), stat
-        parents[pid] = ppid
-        if root in (pgrp, session):
-            found.add(pid)
-            continue
+def send_signal(proc: subprocess.Popen[bytes], pidfd: int | None, sig: int) -> None:
+    """Signal the started process through its pidfd (or its unreaped pid); never raises."""
+    if pidfd is not None and hasattr(signal, "pidfd_send_signal"):
         with contextlib.suppress(OSError):
-            if token in Path(f"/proc/{entry}/environ").read_bytes():
-                found.add(pid)
-    grew = True
-    while grew:
-        grew = False
-        for pid, ppid in parents.items():
-            if ppid in found and pid not in found:
-                found.add(pid)
-                grew = True
-    return found
+            signal.pidfd_send_signal(pidfd, sig)
+        return
+    if sys.platform == "win32":
+        with contextlib.suppress(OSError):
+            proc.kill()
+        return
+    with contextlib.suppress(OSError):
+        proc.send_signal(sig)  # Popen only signals while the child is not reaped
 
 
-def signal_all(
-    root: int, cgroup: PidsCgroup | None, marker: str, sig: int, *, scan: bool = True
-) -> int:
-    """Send `sig` to every process of the run; return how many live ones were found.
-
-    The process group and the cgroup are signalled first, cheaply; `scan` also walks
-    /proc for the run's session, descendants and marked processes, which is slow while
-    a fork bomb keeps the CPUs busy, so callers skip it until the cheap signals landed.
-    """
-    if sys.platform != "win32":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(root, sig)
-    targets = {p for p in (cgroup.pids() if cgroup else []) if _stat_fields(str(p))}
-    if scan:
-        targets |= stragglers(root, marker)
-    for pid in targets:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-    return len(targets)
-
-
-def reap_all(root: int, cgroup: PidsCgroup | None, marker: str) -> None:
-    """SIGKILL until nothing of the run is left alive (bounded)."""
-    kill = signal.SIGKILL if sys.platform != "win32" else signal.SIGTERM
-    signal_all(root, cgroup, marker, kill, scan=False)
-    deadline = time.monotonic() + REAP_BUDGET_S
-    pause = REAP_FIRST_PAUSE_S
-    while signal_all(root, cgroup, marker, kill) and time.monotonic() < deadline:
-        time.sleep(pause)
-        pause = min(pause * 2, REAP_MAX_PAUSE_S)
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (used to tell dead applications' leftovers)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,38 +1,44 @@
 """Run model-written Python in a sandbox: isolated interpreter, limits, capped output.
 
 Model-written code is untrusted: it loops, eats memory, forks, floods output, reads
-secrets and leaves children behind. `run_python` / `arun_python` run it in a child
-`python -I` in a fresh temporary directory with a minimal environment, in its own
-session and process group, under rlimits, and with the strongest isolation the machine
-offers (see `tools.isolation`). Every outcome, including hostile code, is an
-`ExecutionResult`; these functions never raise for anything the code does.
+secrets, leaves children behind, and attacks the machine it runs on. `run_python` /
+`arun_python` run it with the strongest isolation the machine offers (`tools.isolation`,
+chosen by `ORQUESTRA_SANDBOX`), without any privilege (`tools.bootstrap`), with limits
+for the whole run (`tools.limits`, `tools.cgroups`, `tools.memory`), in a fresh work dir,
+with a minimal environment; every process of a run dies with the run and with the
+application. Every outcome, including hostile code, is an `ExecutionResult`; these
+functions never raise for anything the code does.
 
-What it does not protect against, honestly: without bubblewrap the host's files are
-readable (as the running user); without any namespace tier (Windows, macOS, or Linux
-without bwrap/unshare) the code has network access, and a process that double-forks
-into a new session and scrubs its environment can outlive the run; as root without a
-writable pids cgroup there is no process-count cap beyond the timeout.
+What each tier protects, and what it does not, is in the README's sandbox section and in
+`ExecutionResult.isolation` of every run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import math
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tools.isolation import IsolationRequest, choose_tier
-from tools.launcher import POOL, Config, Launched, launch_async
-from tools.limits import Limits
-from tools.processes import MARKER_VAR, reap_all, signal_all
+from tools.launcher import (
+    BOOTSTRAP_FAILED,
+    CONFINE_FAILED,
+    POOL,
+    Config,
+    Launched,
+    launch_async,
+)
+from tools.limits import MB, Limits
+from tools.memory import POLL_S, MemoryWatch
+from tools.processes import MARKER_VAR
 
 __all__ = ["MARKER_VAR", "ExecutionResult", "arun_python", "run_python", "spare_markers"]
 
@@ -41,11 +47,12 @@ DEFAULT_MEMORY_MB = 1024
 DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024
 DEFAULT_MAX_PROCESSES = 64
 DEFAULT_MAX_FILE_MB = 64
+DEFAULT_MAX_DISK_MB = 256
 DEFAULT_OPEN_FILES = 256
-# After SIGTERM on timeout, how long the code gets before SIGKILL.
-KILL_GRACE_S = 0.2
-# How long to wait for the output pipes to close once every process is gone.
-DRAIN_TIMEOUT_S = 1.0
+# How long to wait for the run's processes to be gone after killing them.
+EXIT_WAIT_S = 0.5
+# How long to wait for the output pipes to close once the run has ended.
+DRAIN_TIMEOUT_S = 0.5
 READ_CHUNK = 64 * 1024
 
 
@@ -56,17 +63,19 @@ class ExecutionResult:
     stdout: str
     stderr: str
     exit_code: int | None
-    """The interpreter's exit status; negative is the signal that ended it."""
+    """The code's exit status; negative is the signal that ended it (-9 after a kill)."""
     timed_out: bool
     duration_s: float
     truncated: bool
     """True when stdout or stderr went past the cap and was cut (with a marker)."""
     isolation: tuple[str, ...]
-    """The isolation actually applied, strongest tier first (e.g. `bwrap`, `no-network`)."""
+    """The isolation actually applied: the tier first, then each protection in force."""
     code: str = ""
     error: str | None = None
     """Why the sandbox itself could not run the code (never the code's own errors)."""
     limits: dict[str, int] = field(default_factory=dict)
+    limit_exceeded: str | None = None
+    """`memory` when the run was killed for its total memory (all processes together)."""
 
     @property
     def ok(self) -> bool:
@@ -76,6 +85,8 @@ class ExecutionResult:
     def summary(self, max_chars: int = 4000) -> str:
         """A compact text for a model: status, stdout and stderr (each cut to `max_chars`)."""
         status = "timed out" if self.timed_out else f"exit code {self.exit_code}"
+        if self.limit_exceeded:
+            status += f", killed: {self.limit_exceeded} limit exceeded"
         if self.error:
             status = f"sandbox error: {self.error}"
         parts = [f"[{status}, {self.duration_s:.2f}s]"]
@@ -158,22 +169,26 @@ async def arun_python(
     stdin: str | None = None,
     python: str | None = None,
     warm: bool = True,
+    max_disk_mb: int = DEFAULT_MAX_DISK_MB,
 ) -> ExecutionResult:
     """Run `code` in the sandbox without blocking the event loop.
 
     Args:
         code: Python source to run as a script (as `main.py`, `__name__ == "__main__"`).
-        timeout_s: Wall-clock limit; the whole process tree is killed after it.
-        memory_mb: Address-space cap per process.
+        timeout_s: Wall-clock limit; every process of the run is killed after it.
+        memory_mb: Total memory of all the run's processes (and its tmpfs), and the
+            address-space cap of each process.
         max_output_bytes: Cap on each of stdout and stderr (the rest is dropped).
         max_processes: Cap on processes (and threads) the code may have at once.
         max_file_mb: Largest file the code may write.
         open_files: Cap on open file descriptors per process.
-        isolation: `auto` (strongest available), or `bwrap`, `unshare`, `process`.
-        network: Allow network access (off by default; only namespaces can enforce it).
+        isolation: `auto` (the `ORQUESTRA_SANDBOX` setting, else the strongest tier
+            available), or exactly `bwrap`, `unshare` or `process`.
+        network: Allow network access (off by default).
         stdin: Text fed to the code's standard input.
         python: Interpreter to run (default: the current one).
         warm: Use (and afterwards prepare) a spare process started ahead of time.
+        max_disk_mb: Size of the run's private /tmp (its work dir) and of its /dev/shm.
 
     Returns:
         The result; sandbox failures (e.g. a requested tier that is unavailable) are
@@ -181,9 +196,10 @@ async def arun_python(
     """
     if isinstance(code, bytes):
         code = code.decode("utf-8", errors="replace")
+    interpreter = python or sys.executable
     try:
         # The first call probes bwrap and unshare with subprocesses: not on the loop.
-        tier = await asyncio.to_thread(choose_tier, isolation)
+        tier = await asyncio.to_thread(choose_tier, isolation, interpreter)
     except ValueError as exc:
         return ExecutionResult("", "", None, False, 0.0, False, (), code, str(exc))
     config = Config(
@@ -194,17 +210,18 @@ async def arun_python(
             file_mb=max_file_mb,
             processes=max_processes,
             open_files=open_files,
+            disk_mb=max_disk_mb,
         ),
         network=network,
-        python=python or sys.executable,
+        python=interpreter,
     )
     launched = await asyncio.to_thread(POOL.take, config) if warm else None
     if launched is None:
         try:
             launched = await asyncio.wrap_future(launch_async(config))
-        except OSError as exc:
+        except Exception as exc:  # reported, never raised
             return ExecutionResult(
-                "", "", None, False, 0.0, False, (), code, f"could not start {config.python}: {exc}"
+                "", "", None, False, 0.0, False, (), code, f"could not start the sandbox: {exc}"
             )
     try:
         result = await _execute(launched, code, stdin, timeout_s, max_output_bytes)
@@ -214,65 +231,211 @@ async def arun_python(
     return result
 
 
+class _Run:
+    """One run in progress: waits for its end, watches its memory, kills it."""
+
+    def __init__(self, launched: Launched) -> None:
+        self.launched = launched
+        self.limit_exceeded: str | None = None
+        self.failure: str | None = None
+        """An exception in the sandbox's own helpers (watchdog, readers, sender)."""
+        self.killing: asyncio.Future[None] | None = None
+        self.ended = asyncio.get_running_loop().create_future()
+
+    def watch_exit(self) -> None:
+        """Resolve `ended` when the started process exits (pidfd, or a waiting thread)."""
+        loop = asyncio.get_running_loop()
+        pidfd = self.launched.pidfd
+        if pidfd is not None:
+
+            def exited() -> None:
+                loop.remove_reader(pidfd)
+                if not self.ended.done():
+                    self.ended.set_result(None)
+
+            loop.add_reader(pidfd, exited)
+            return
+
+        async def wait() -> None:
+            await asyncio.to_thread(self.launched.proc.wait)
+            if not self.ended.done():
+                self.ended.set_result(None)
+
+        self._waiter = asyncio.ensure_future(wait())
+
+    async def watch_memory(self, limit_bytes: int) -> None:
+        """Kill the run once all its processes together pass `limit_bytes`."""
+        # Both ways of measuring read /proc or cgroup files: never on the event loop.
+        check = await asyncio.to_thread(_memory_check, self.launched, limit_bytes)
+        if check is None:
+            return
+        while not self.ended.done():
+            await asyncio.sleep(POLL_S)
+            exceeded = await asyncio.to_thread(check)
+            if exceeded and not self.ended.done():
+                self.limit_exceeded = "memory"
+                await self.kill()
+                return
+
+    @property
+    def killed(self) -> bool:
+        """Whether the sandbox killed the run (timeout, memory, cancellation)."""
+        return self.killing is not None
+
+    async def kill(self) -> None:
+        """Kill every process of the run (once; a cancelled caller does not stop it)."""
+        if self.killing is None:
+            self.killing = asyncio.ensure_future(asyncio.to_thread(self.launched.kill))
+        await asyncio.shield(self.killing)
+
+    def stop_watching(self) -> None:
+        """Forget the pidfd reader (idempotent)."""
+        if self.launched.pidfd is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self.launched.pidfd)
+
+
 async def _execute(
     launched: Launched, code: str, stdin: str | None, timeout_s: float, max_output: int
 ) -> ExecutionResult:
-    proc, marker, cgroup = launched.proc, launched.marker, launched.cgroup
+    proc = launched.proc
     out, err = _Capture(max_output), _Capture(max_output)
     readers = [
         asyncio.ensure_future(out.drain(proc.stdout)),
         asyncio.ensure_future(err.drain(proc.stderr)),
     ]
+    run = _Run(launched)
+    run.watch_exit()
     timed_out = False
     start = time.perf_counter()
     sender = asyncio.ensure_future(asyncio.to_thread(_send, launched, code, stdin))
+    watcher = asyncio.ensure_future(run.watch_memory(launched.config.limits.memory_mb * MB))
     try:
         try:
-            await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout_s)
+            await asyncio.wait_for(asyncio.shield(run.ended), timeout_s)
         except TimeoutError:
-            timed_out = True
-            # The namespace tiers and the cgroup already reach every process cheaply.
-            scan = launched.config.tier == "process" and cgroup is None
-            await asyncio.to_thread(
-                functools.partial(signal_all, scan=scan),
-                proc.pid,
-                cgroup,
-                marker,
-                signal.SIGTERM,
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.to_thread(proc.wait), KILL_GRACE_S)
+            timed_out = run.limit_exceeded is None
+            await run.kill()
     finally:
         duration = time.perf_counter() - start
-        await asyncio.to_thread(reap_all, proc.pid, cgroup, marker)
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(TimeoutError, subprocess.TimeoutExpired):
-            await asyncio.wait_for(
-                asyncio.to_thread(proc.wait, DRAIN_TIMEOUT_S), DRAIN_TIMEOUT_S + 0.5
-            )
-        _, pending = await asyncio.wait([*readers, sender], timeout=DRAIN_TIMEOUT_S)
+        watcher.cancel()
+        if not run.ended.done() or run.killing is not None:  # cancelled, or being killed
+            await run.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(run.ended), EXIT_WAIT_S)
+        run.stop_watching()
+        if await asyncio.to_thread(_settle, launched) and run.limit_exceeded is None:
+            run.limit_exceeded = "memory"  # the kernel's OOM kill ended it before a poll
+        helpers = [watcher, *readers, sender]
+        _, pending = await asyncio.wait(helpers, timeout=DRAIN_TIMEOUT_S)
         for task in pending:
             task.cancel()
-        await asyncio.to_thread(launched.release)
+        run.failure = _helper_failure(helpers)
+        await asyncio.to_thread(_close, launched)
+    return _result(launched, run, out, err, code, timed_out, duration, timeout_s, max_output)
+
+
+def _helper_failure(tasks: Sequence[asyncio.Future[Any]]) -> str | None:
+    """What went wrong in the sandbox's own helpers (a bug of ours, never the code's doing).
+
+    Reported in `ExecutionResult.error` rather than lost: a failed memory watchdog means
+    the run had no memory limit, a failed reader that its output is incomplete.
+    """
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            return f"sandbox failure: {task.exception()!r}"
+    return None
+
+
+def _memory_check(launched: Launched, limit_bytes: int) -> Callable[[], bool] | None:
+    """Whether the run passed its total memory: the cgroup's word, else the watchdog's.
+
+    None where neither can tell (no memory cgroup, not Linux). Blocking: call in a thread.
+    """
+    cgroup = launched.cgroup
+    if cgroup is not None and (cgroup.memory_v1 is not None or cgroup.memory_v2 is not None):
+        return cgroup.memory_exceeded
+    if not sys.platform.startswith("linux"):
+        return None
+    tmpfs = () if launched.config.tier == "process" else ("/tmp", "/dev/shm")
+    watch = MemoryWatch(launched.proc.pid, tmpfs)
+    return lambda: watch.total_bytes() > limit_bytes
+
+
+def _settle(launched: Launched) -> bool:
+    """Reap the ended process, kill whatever of the run is left (blocking: in a thread).
+
+    Returns whether the run's memory cgroup saw an OOM kill.
+    """
+    launched.proc.poll()  # reaps it once it has exited (its pidfd keeps it identifiable)
+    cgroup = launched.cgroup
+    if cgroup is None:
+        return False
+    oom = cgroup.memory_exceeded()
+    cgroup.kill()  # nothing of the run outlives it, whatever it did
+    return oom
+
+
+def _close(launched: Launched) -> None:
+    """Read the bootstrap's last reports, then free the run's pipes, dirs and cgroup."""
+    launched.status_lines()  # read before the pipe is closed
+    launched.release()
+
+
+def _result(
+    launched: Launched,
+    run: _Run,
+    out: _Capture,
+    err: _Capture,
+    code: str,
+    timed_out: bool,
+    duration: float,
+    timeout_s: float,
+    max_output: int,
+) -> ExecutionResult:
+    stderr = err.text()
+    exit_code = launched.exit_status()
+    error = None
+    if exit_code is None:
+        if run.killed or timed_out:
+            exit_code = -signal.SIGKILL
+        else:
+            exit_code = _tool_exit_code(launched)
+            if exit_code in (CONFINE_FAILED, BOOTSTRAP_FAILED) and "sandbox:" in stderr:
+                error = stderr.strip().splitlines()[-1]
+    elif exit_code == CONFINE_FAILED and "sandbox: could not confine" in stderr:
+        error = stderr.strip().splitlines()[-1]
+    error = error or run.failure
+    limits = launched.config.limits
     return ExecutionResult(
         stdout=out.text(),
-        stderr=err.text(),
-        exit_code=proc.returncode,
+        stderr=stderr,
+        exit_code=exit_code,
         timed_out=timed_out,
         duration_s=round(duration, 4),
         truncated=bool(out.dropped or err.dropped),
         isolation=launched.isolation,
         code=code,
+        error=error,
         limits={
             "timeout_s": math.ceil(timeout_s),
-            "memory_mb": launched.config.limits.memory_mb,
+            "memory_mb": limits.memory_mb,
             "max_output_bytes": max_output,
-            "max_processes": launched.config.limits.processes,
-            "max_file_mb": launched.config.limits.file_mb,
-            "open_files": launched.config.limits.open_files,
+            "max_processes": limits.processes,
+            "max_file_mb": limits.file_mb,
+            "max_disk_mb": limits.disk_mb,
+            "open_files": limits.open_files,
         },
+        limit_exceeded=run.limit_exceeded,
     )
+
+
+def _tool_exit_code(launched: Launched) -> int | None:
+    """The started process's status, with a wrapper's 128+N turned back into -N."""
+    code = launched.proc.returncode
+    if code is not None and launched.config.tier != "process" and code > 128:
+        return -(code - 128)
+    return code
 
 
 def run_python(

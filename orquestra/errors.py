@@ -44,6 +44,10 @@ class SwapTimeoutError(OrquestraError):
     """An unloaded model did not leave the server within the unload timeout."""
 
 
+class ManagerBusyError(OrquestraError):
+    """A run asked for other models or another policy while runs of the current ones went on."""
+
+
 class BackendError(OrquestraError):
     """The server answered with an error Orquestra has no specific advice for."""
 

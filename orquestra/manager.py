@@ -113,6 +113,9 @@ class ModelManager:
         self._leases: Counter[str] = Counter()
         self._resident: dict[str, LoadedModel] = {}
         self._evicting: frozenset[str] = frozenset()
+        # Models asked to unload by a swap that then failed: the server may still list
+        # them, but they are leaving, so no request is granted them until they are gone.
+        self._stopping: set[str] = set()
         self._head: int | None = None
         self._contended: Counter[Role] = Counter()
         self._swap_task: asyncio.Task[None] | None = None
@@ -120,6 +123,7 @@ class ModelManager:
         self._home_task: asyncio.Task[None] | None = None
         self._home_failed = False
         self._released = asyncio.Event()
+        self._pumped = asyncio.Event()  # every change of leases, waiters and swaps pumps
         self._loop: asyncio.AbstractEventLoop | None = None
         self._chat_models: dict[Role, BaseChatModel] = {}
         self._weights: dict[str, Path | None] = {}
@@ -274,9 +278,22 @@ class ModelManager:
             "last_error": self.last_error,
         }
 
+    def busy(self) -> bool:
+        """Whether a lease is held, a request waits or a swap runs on this event loop."""
+        if self._loop is not asyncio.get_running_loop():
+            return False  # nothing of another (finished) loop can still be running
+        return bool(self._leases or self._waiting or self._swap_task is not None)
+
+    async def drained(self) -> None:
+        """Return once no lease is held, no request waits and no swap runs."""
+        while self.busy():
+            self._pumped.clear()
+            await self._pumped.wait()
+
     async def refresh(self) -> dict[str, LoadedModel]:
         """Re-read what the server holds (the manager also does this before every swap)."""
         self._resident = {canonical_name(m.name): m for m in await self.backend.loaded()}
+        self._stopping &= self._resident.keys()
         return dict(self._resident)
 
     async def aclose(self) -> None:
@@ -318,6 +335,7 @@ class ModelManager:
         self._swap_role = None
         self._evicting = frozenset()
         self._released = asyncio.Event()
+        self._pumped = asyncio.Event()
         self._prefetches.clear()
 
     async def _acquire(self, role: Role) -> str:
@@ -350,7 +368,9 @@ class ModelManager:
         return frozenset(
             r
             for r in ROLES
-            if self._models[r] in self._resident and self._models[r] not in self._evicting
+            if self._models[r] in self._resident
+            and self._models[r] not in self._evicting
+            and self._models[r] not in self._stopping
         )
 
     def _pump(self) -> None:
@@ -371,6 +391,7 @@ class ModelManager:
         if admission.next_role is not None and self._swap_task is None:
             self._start_swap(admission.next_role, "request")
         self._arm_home()
+        self._pumped.set()
 
     # -- swaps ---------------------------------------------------------------------------
 
@@ -402,7 +423,11 @@ class ModelManager:
     async def _plan(self, role: Role) -> tuple[SwapPlan, int]:
         """Decide, waiting out `Blocked` answers until the leases in the way are released."""
         await self.refresh()
-        if self._models[role] in self._resident:
+        model = self._models[role]
+        if model in self._stopping:  # it must leave before it can load again
+            await self.backend.wait_unloaded(model, self.settings.unload_timeout_s)
+            await self.refresh()
+        if model in self._resident:
             return SwapPlan(), 0
         footprint = await self._footprint(role)
         while True:
@@ -421,6 +446,7 @@ class ModelManager:
             return decision, footprint
 
     async def _swap(self, role: Role, reason: str) -> None:
+        plan = SwapPlan()
         try:
             plan, footprint = await self._plan(role)
             if plan.actions:
@@ -442,6 +468,7 @@ class ModelManager:
             self.last_error = None
         except Exception as exc:
             self.last_error = str(exc)
+            self._stopping.update(plan.unloads)  # asked to leave; the server decides when
             if reason == "home":
                 self._home_failed = True
                 log.warning("Could not bring the home model back: %s", exc)

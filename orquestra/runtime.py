@@ -9,9 +9,9 @@ import httpx
 
 from orquestra.backends.base import ModelBackend
 from orquestra.backends.embedded import EmbeddedBackend, llama_available
-from orquestra.backends.ollama import OllamaBackend
+from orquestra.backends.ollama import OllamaBackend, canonical_name
 from orquestra.embedded import assets
-from orquestra.errors import BackendUnavailableError, ModelNotFoundError
+from orquestra.errors import BackendUnavailableError, ManagerBusyError, ModelNotFoundError
 from orquestra.manager import ModelManager
 from orquestra.settings import Role, Settings, load_settings
 
@@ -25,6 +25,8 @@ EMBEDDED_BUDGET_GB = 2.0
 MODEL_VARIABLES: dict[Role, str] = {"brain": "DEFAULT_MODEL", "executor": "EXECUTOR_MODEL"}
 # How long `auto` waits for Ollama to answer before trying the embedded backend.
 OLLAMA_PROBE_TIMEOUT_S = 1.5
+# How long a run that asks for other models waits for the runs of the current ones to end.
+RECONFIGURE_WAIT_S = 300.0
 
 
 def ollama_answers(base_url: str, timeout_s: float = OLLAMA_PROBE_TIMEOUT_S) -> bool:
@@ -117,33 +119,63 @@ def set_model_manager(manager: ModelManager | None) -> None:
     _MANAGER = manager
 
 
-async def amanager_for(brain_model: str, executor_model: str, swap_policy: str) -> ModelManager:
-    """The process-wide manager, rebuilt if a run asks for other models or another policy.
+async def amanager_for(
+    brain_model: str,
+    executor_model: str,
+    swap_policy: str,
+    *,
+    wait_s: float = RECONFIGURE_WAIT_S,
+) -> ModelManager:
+    """The process-wide manager, reconfigured if a run asks for other models or another policy.
 
-    One GPU has one manager: a run whose context names other models replaces it (the
-    new one adopts whatever the server already holds). Built in a worker thread, since
-    reading settings touches `.env` and graph nodes must not block.
+    One GPU has one manager: a run whose context names other models waits until no run
+    holds or waits for a model of the current manager (at most `wait_s`, then a clear
+    `ManagerBusyError`), closes it and installs one for its models, which adopts whatever
+    the server already holds. Never two managers deciding for one GPU. Built in a worker
+    thread, since reading settings touches `.env` and graph nodes must not block.
     """
-    current = _MANAGER
-    if current is None:
-        current = await asyncio.to_thread(get_model_manager)
-    # Empty names mean "the models the manager was configured with".
-    brain_model = brain_model or current.settings.brain_model
-    executor_model = executor_model or current.settings.executor_model
-    wanted = (brain_model, executor_model, swap_policy)
-    have = (
-        current.settings.brain_model,
-        current.settings.executor_model,
-        current.settings.swap_policy,
-    )
-    if wanted == have:
-        return current
-    rebuilt = await asyncio.to_thread(
-        build_model_manager,
-        current.settings,
-        brain_model=brain_model,
-        executor_model=executor_model,
-        swap_policy=swap_policy,
-    )
-    set_model_manager(rebuilt)
-    return rebuilt
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        current = _MANAGER
+        if current is None:
+            current = await asyncio.to_thread(get_model_manager)
+        # Empty names mean "the models the manager was configured with".
+        wanted = (
+            canonical_name(brain_model) if brain_model else current.model_for("brain"),
+            canonical_name(executor_model) if executor_model else current.model_for("executor"),
+            swap_policy,
+        )
+        have = (
+            current.model_for("brain"),
+            current.model_for("executor"),
+            current.settings.swap_policy,
+        )
+        if wanted == have:
+            return current
+        if current.busy():
+            try:
+                await asyncio.wait_for(current.drained(), max(deadline - loop.time(), 0.0))
+            except TimeoutError:
+                raise ManagerBusyError(
+                    f"This run asks for brain={wanted[0]}, executor={wanted[1]}, "
+                    f"policy={wanted[2]}, but runs of brain={have[0]}, executor={have[1]}, "
+                    f"policy={have[2]} kept the GPU for {wait_s:.0f} s. One process has one "
+                    "manager per GPU: give concurrent runs the same models and policy "
+                    "(DEFAULT_MODEL, EXECUTOR_MODEL, ORQUESTRA_SWAP_POLICY), or run them "
+                    "one after the other."
+                ) from None
+            continue  # look again: another run may have reconfigured it meanwhile
+        rebuilt = await asyncio.to_thread(
+            build_model_manager,
+            current.settings,
+            brain_model=wanted[0],
+            executor_model=wanted[1],
+            swap_policy=wanted[2],
+        )
+        if _MANAGER is not current or current.busy():  # someone got there first
+            await rebuilt.aclose()
+            continue
+        set_model_manager(rebuilt)
+        await current.aclose()
+        return rebuilt

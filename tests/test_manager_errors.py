@@ -165,3 +165,30 @@ async def test_every_waiter_of_a_failing_role_gets_the_error(
     )
     assert all(isinstance(r, ModelNotFoundError) for r in results)
     assert manager.get_status()["queued"] == {}
+
+
+async def test_after_an_unload_times_out_the_leaving_model_is_not_granted(
+    make_manager: ManagerFactory, state: FakeOllamaState
+) -> None:
+    import asyncio
+    import time
+
+    manager = make_manager(unload_timeout_s=0.2)
+    await manager.ensure("brain")
+    state.unload_ps_s = 30.0  # the brain was asked to stop and keeps leaving
+    swap = asyncio.create_task(manager.ensure("executor"))
+    while not state.unload_requests[BRAIN]:  # the swap has asked the brain to leave
+        await asyncio.sleep(0.01)
+    brain = await asyncio.gather(manager.ensure("brain"), return_exceptions=True)
+    with pytest.raises(SwapTimeoutError):
+        await swap
+    # The queued brain request was not granted the model being unloaded: it waited for
+    # it to leave and got the same clear error, not a chat on a stopping runner.
+    assert isinstance(brain[0], SwapTimeoutError) and "ollama stop" in str(brain[0])
+    assert state.chats[BRAIN] == 0 and state.loads[EXECUTOR] == 0
+
+    with state.lock:  # the brain finally leaves: the next request loads it anew
+        state.runners[BRAIN].leave_ps_at = time.monotonic()
+        state.runners[BRAIN].free_at = time.monotonic()
+    await manager.ensure("brain")
+    assert state.loads[BRAIN] == 2 and manager.get_status()["brain_loaded"]

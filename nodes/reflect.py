@@ -51,6 +51,8 @@ from orquestra.language import ANSWER_IN
 # How much of each counted run the brain sees.
 RESULT_STDOUT_CHARS = 1500
 RESULT_STDERR_CHARS = 800
+# How much of a counted run's code an explanation is given (its beginning).
+RESULT_CODE_CHARS = 3000
 
 
 class Reflection(BaseModel):
@@ -74,12 +76,13 @@ def render_results(executions: list[dict[str, Any]], *, with_code: bool = False)
         status = "accepted" if run.get("accepted") else "FAILED"
         if run.get("kind") == "function" and checks.get("total"):
             status += f", {checks['passed']} of {checks['total']} checks from the request passed"
+        code = str(run.get("code", ""))[:RESULT_CODE_CHARS]
         lines.append(
             f"- step {step} ({status}): exit code {run['exit_code']}"
             + (" (timed out)" if run["timed_out"] else "")
             + f"\n  stdout:\n{tail(run['stdout'], RESULT_STDOUT_CHARS)}"
             + (f"\n  stderr:\n{tail(run['stderr'], RESULT_STDERR_CHARS)}" if run["stderr"] else "")
-            + (f"\n  code:\n```python\n{run.get('code', '')}\n```" if with_code else "")
+            + (f"\n  code:\n```python\n{code}\n```" if with_code else "")
         )
     return "\n".join(lines) or "(no code was run)"
 

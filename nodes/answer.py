@@ -229,22 +229,6 @@ def _value(number: str) -> float | str:
         return number
 
 
-def _derivations(text: str) -> list[tuple[list[str], str]]:
-    """Arithmetic the text writes out correctly: (its operands, its result)."""
-    found = []
-    for match in _DERIVATION.finditer(text):
-        expression = match["expr"].replace(TIMES, "*").replace(DIVIDED, "/").replace(",", "")
-        expression = re.sub(r"(?<=\d)\s*x\s*(?=\d)", "*", expression)
-        try:
-            value = literal(expression)
-            stated = float(match["result"].replace(",", ""))
-        except (ValueError, TypeError, ZeroDivisionError, OverflowError):
-            continue
-        if isinstance(value, int | float) and math.isclose(value, stated, rel_tol=1e-9):
-            found.append((numbers(match["expr"]), match["result"].lstrip("-")))
-    return found
-
-
 def _evaluated(expression: str) -> float | None:
     """The value of arithmetic as an answer writes it (`x`, the signs for times and divided)."""
     expression = expression.replace(TIMES, "*").replace(DIVIDED, "/")
@@ -254,6 +238,24 @@ def _evaluated(expression: str) -> float | None:
     except (ValueError, TypeError, ZeroDivisionError, OverflowError):
         return None
     return float(value) if isinstance(value, int | float) else None
+
+
+def _stated(result: str) -> float | None:
+    """The value an answer states after `=` (thousands separators dropped), or None."""
+    try:
+        return float(result.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _derivations(text: str) -> list[tuple[list[str], str]]:
+    """Arithmetic the text writes out correctly: (its operands, its result)."""
+    found = []
+    for match in _DERIVATION.finditer(text):
+        value, stated = _evaluated(match["expr"]), _stated(match["result"])
+        if value is not None and stated is not None and math.isclose(value, stated, rel_tol=1e-9):
+            found.append((numbers(match["expr"]), match["result"].lstrip("-")))
+    return found
 
 
 def corrected_arithmetic(answer: str) -> str:
@@ -267,26 +269,20 @@ def corrected_arithmetic(answer: str) -> str:
     corrected: dict[str, str] = {}
 
     def fix(match: re.Match[str]) -> str:
-        expression = match["expr"]
+        expression, stated = match["expr"], match["result"]
         if not all(n.isdigit() for n in numbers(expression)):
             return match.group()
         for wrong, right in corrected.items():
             expression = re.sub(rf"(?<![\w.,]){wrong}(?![\w]|[.,]\d)", right, expression)
-        value = _evaluated(expression)
-        stated = match["result"]
-        if value is None:
+        value, claimed = _evaluated(expression), _stated(stated)
+        if value is None or claimed is None:
             return match.group()
-        shown = str(int(value)) if value.is_integer() else f"{value:.10g}"
-        if not math.isclose(
-            value, float(_value(stated.lstrip("-"))) * (-1 if stated[0] == "-" else 1)
-        ):
+        if not math.isclose(value, claimed, rel_tol=1e-9):
+            shown = str(int(value)) if value.is_integer() else f"{value:.10g}"
             corrected[stated.lstrip("-")] = shown
-        else:
-            shown = stated
-        between = match.group()[
-            match.end("expr") - match.start() : match.start("result") - match.start()
-        ]
-        return f"{expression}{between}{shown}"
+            stated = shown
+        between = match.string[match.end("expr") : match.start("result")]
+        return f"{expression}{between}{stated}"
 
     return _DERIVATION.sub(fix, answer)
 

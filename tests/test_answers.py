@@ -149,6 +149,7 @@ def test_written_out_whole_number_arithmetic_is_recomputed_along_the_chain() -> 
     assert corrected_arithmetic("10 - 20 = 10") == "10 - 20 = -10"
     assert corrected_arithmetic("1,5 + 1 = 3") == "1,5 + 1 = 3"  # a decimal comma: left alone
     assert corrected_arithmetic("x = 5, no arithmetic") == "x = 5, no arithmetic"
+    assert corrected_arithmetic("1 + 1 = 1.2.3") == "1 + 1 = 1.2.3"  # not a number: kept
 
 
 @pytest.mark.parametrize(

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 from typing import Any
-
-import httpx
 
 from orquestra.backends.base import ModelBackend
 from orquestra.backends.embedded import EmbeddedBackend, llama_available
-from orquestra.backends.ollama import OllamaBackend, canonical_name
+from orquestra.backends.ollama import OllamaBackend, server_version
 from orquestra.embedded import assets
 from orquestra.errors import BackendUnavailableError, ManagerBusyError, ModelNotFoundError
 from orquestra.manager import ModelManager
 from orquestra.settings import Role, Settings, load_settings
 
 _MANAGER: ModelManager | None = None
+# Replaced managers being closed in the background (kept so their tasks are not collected).
+_RETIRING: set[asyncio.Task[None]] = set()
 
 
 # The embedded default must hold one model but not both, so swaps are real (the 1.5B brain
@@ -27,14 +28,6 @@ MODEL_VARIABLES: dict[Role, str] = {"brain": "DEFAULT_MODEL", "executor": "EXECU
 OLLAMA_PROBE_TIMEOUT_S = 1.5
 # How long a run that asks for other models waits for the runs of the current ones to end.
 RECONFIGURE_WAIT_S = 300.0
-
-
-def ollama_answers(base_url: str, timeout_s: float = OLLAMA_PROBE_TIMEOUT_S) -> bool:
-    """Whether an Ollama server answers at `base_url` (blocking; call off the event loop)."""
-    try:
-        return httpx.get(f"{base_url}/api/version", timeout=timeout_s).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def embedded_settings(settings: Settings) -> Settings:
@@ -76,7 +69,7 @@ def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     """
     choice = settings.backend
     if choice == "auto":
-        if ollama_answers(settings.ollama_base_url):
+        if server_version(settings.ollama_base_url, OLLAMA_PROBE_TIMEOUT_S) is not None:
             choice = "ollama"
         elif llama_available():
             choice = "embedded"
@@ -114,9 +107,28 @@ def get_model_manager() -> ModelManager:
 
 
 def set_model_manager(manager: ModelManager | None) -> None:
-    """Replace the process-wide manager (e.g. one built with custom settings, or None)."""
+    """Replace the process-wide manager (e.g. one built with custom settings, or None).
+
+    The replaced manager is closed (its backend's connections and, for the embedded
+    backend, its models), so one process never keeps two: on a running event loop in the
+    background, else at once.
+    """
     global _MANAGER
-    _MANAGER = manager
+    old, _MANAGER = _MANAGER, manager
+    if old is not None and old is not manager:
+        _retire(old)
+
+
+def _retire(manager: ModelManager) -> None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        with suppress(Exception):
+            asyncio.run(manager.aclose())
+        return
+    task = loop.create_task(manager.aclose(), name="orquestra-retire-manager")
+    _RETIRING.add(task)
+    task.add_done_callback(_RETIRING.discard)
 
 
 async def amanager_for(
@@ -142,8 +154,12 @@ async def amanager_for(
             current = await asyncio.to_thread(get_model_manager)
         # Empty names mean "the models the manager was configured with".
         wanted = (
-            canonical_name(brain_model) if brain_model else current.model_for("brain"),
-            canonical_name(executor_model) if executor_model else current.model_for("executor"),
+            current.backend.canonical(brain_model) if brain_model else current.model_for("brain"),
+            (
+                current.backend.canonical(executor_model)
+                if executor_model
+                else current.model_for("executor")
+            ),
             swap_policy,
         )
         have = (
@@ -176,6 +192,5 @@ async def amanager_for(
         if _MANAGER is not current or current.busy():  # someone got there first
             await rebuilt.aclose()
             continue
-        set_model_manager(rebuilt)
-        await current.aclose()
+        set_model_manager(rebuilt)  # closes `current`
         return rebuilt

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from orquestra.cli import app
+from orquestra.app.cli import app
 from tests.fake_ollama import FakeOllamaState, fake_model
 
 runner = CliRunner()
@@ -66,7 +66,7 @@ def test_doctor_reports_each_check_and_the_fit(demo: FakeOllamaState) -> None:
 
 
 def test_doctor_fails_with_fixes_when_nothing_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
-    import orquestra.doctor as doctor
+    import orquestra.app.doctor as doctor
 
     monkeypatch.setattr(doctor, "llama_available", lambda: False)
     monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9")

@@ -19,11 +19,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from orquestra.app.cli import app
+from orquestra.app.run_view import RunView, render_code_run
 from orquestra.backends.embedded import llama_available
-from orquestra.cli import app
 from orquestra.embedded import assets
 from orquestra.errors import SettingsError
-from orquestra.run_view import RunView, render_code_run
 from orquestra.settings import load_settings
 from tests.fake_ollama import FakeOllamaState
 from tests.graph_support import EXECUTOR, code_reply

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orquestra.decision import (
+from orquestra.policy.decision import (
     GIB,
     Blocked,
     Limits,

@@ -119,21 +119,21 @@ async def test_mapped_unload_suspends_gives_memory_back_and_resumes_the_same_mod
         held = resident_bytes()
 
         await backend.unload(model)
-        assert backend.suspended_models == [model] and await backend.loaded() == []
+        assert backend.suspended() == [model] and await backend.loaded() == []
         assert held - resident_bytes() > 0.7 * loaded.size_vram  # the weights left memory
 
         await backend.load(model, options, -1)
         assert backend.chat_model(model, options, -1).client is llama  # type: ignore[attr-defined]
         assert llama.n_tokens == evaluated > 0  # the KV state survived: a prefix is reused
         assert await greedy(backend, model, options) == before
-        assert backend.suspended_models == []
+        assert backend.suspended() == []
 
         await backend.unload(model)
         await backend.load(model, {"num_ctx": 1024}, -1)  # other options: opened again
         assert backend.chat_model(model, {}, -1).client is not llama  # type: ignore[attr-defined]
     finally:
         await backend.aclose()
-    assert backend.suspended_models == [] and await backend.loaded() == []
+    assert backend.suspended() == [] and await backend.loaded() == []
 
 
 @needs_models
@@ -144,7 +144,7 @@ async def test_copied_unload_closes_the_model() -> None:
         await backend.load(model, {"num_ctx": 1024}, -1)
         assert [m.name for m in await backend.loaded()] == [model]
         await backend.unload(model)
-        assert backend.suspended_models == [] and await backend.loaded() == []
+        assert backend.suspended() == [] and await backend.loaded() == []
     finally:
         await backend.aclose()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from orquestra.decision import GIB
 from orquestra.ledger import LEDGER_FILENAME
+from orquestra.policy.decision import GIB
 from tests.conftest import BRAIN, EXECUTOR, ManagerFactory
 from tests.fake_ollama import FakeOllamaState, fake_model
 

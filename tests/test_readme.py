@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from orquestra.backends.embedded import llama_available
+from orquestra.backends.ollama import server_version
 from orquestra.embedded import assets
-from orquestra.runtime import ollama_answers
+from orquestra.runtime import OLLAMA_PROBE_TIMEOUT_S
 from orquestra.settings import load_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -39,7 +40,7 @@ def snippets() -> list[str]:
 
 
 def backend_available() -> bool:
-    return ollama_answers(load_settings().ollama_base_url) or (
+    return server_version(load_settings().ollama_base_url, OLLAMA_PROBE_TIMEOUT_S) is not None or (
         llama_available() and assets.ready(load_settings().cache_dir)
     )
 

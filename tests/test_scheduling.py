@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orquestra.scheduling import Waiter, admit
+from orquestra.policy.admission import Waiter, admit
 
 
 def waiters(roles: str) -> list[Waiter]:

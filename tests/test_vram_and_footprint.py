@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orquestra.decision import GIB
-from orquestra.footprint import estimate_footprint, kv_cache_bytes
 from orquestra.ledger import FootprintLedger
-from orquestra.manager import resolve_budget
+from orquestra.policy.decision import GIB
+from orquestra.policy.footprint import estimate_footprint, kv_cache_bytes
+from orquestra.scheduler.sizing import resolve_budget
 from orquestra.settings import load_settings
 from orquestra.vram import NvmlProbe, VramReading
 from tests.fake_ollama import NoNvml

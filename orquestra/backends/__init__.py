@@ -1,5 +1,5 @@
 """Model backends: the effects that carry out the manager's load and unload decisions."""
 
-from orquestra.backends.base import LoadedModel, ModelBackend, ModelFacts
+from orquestra.backends.base import Capabilities, LoadedModel, ModelBackend, ModelFacts
 
-__all__ = ["LoadedModel", "ModelBackend", "ModelFacts"]
+__all__ = ["Capabilities", "LoadedModel", "ModelBackend", "ModelFacts"]

@@ -1,4 +1,9 @@
-"""The interface every model backend (Ollama, embedded llama.cpp) offers the manager."""
+"""The interface every model backend (Ollama, embedded llama.cpp) offers the manager.
+
+A backend owns everything about its server: how it names models (`canonical`), what it
+can do (`capabilities`, as fields, never probed with `getattr`), and the effects (load,
+unload, list, chat). The scheduler compares models only by their canonical names.
+"""
 
 from __future__ import annotations
 
@@ -28,13 +33,33 @@ class ModelFacts:
     name: str
     weights_bytes: int
     model_info: Mapping[str, Any] = field(default_factory=dict)
-    capabilities: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared once."""
+
+    reusable_chat_models: bool
+    """A chat model stays valid across loads (a server client), so one per role is kept;
+    False when it holds the loaded model itself (in-process) and a new one is made per use."""
+    suspension: bool
+    """Unloading can keep a model's tokenizer and context while its weights leave memory
+    (`suspended()` lists them)."""
 
 
 class ModelBackend(Protocol):
     """Loads, unloads and lists models; makes chat models bound to pinned options."""
 
     name: str
+    capabilities: Capabilities
+
+    def canonical(self, model: str) -> str:
+        """The one name this backend lists `model` under (aliases and tags resolved)."""
+        ...
+
+    def suspended(self) -> list[str]:
+        """Models unloaded but kept suspended (empty unless `capabilities.suspension`)."""
+        ...
 
     async def load(self, model: str, options: Mapping[str, Any], keep_alive: float | str) -> float:
         """Load `model` with `options`; return the seconds the load took."""

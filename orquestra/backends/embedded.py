@@ -34,7 +34,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from orquestra.backends.base import LoadedModel, ModelFacts
+from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts
 from orquestra.backends.stopping import watch_for_stop
 from orquestra.embedded import residency
 from orquestra.embedded.assets import INSTALL_HINT, assemble, find, model_path
@@ -107,8 +107,9 @@ class EmbeddedBackend:
     """Effects for the embedded models; `loaded()` reports memory as device memory."""
 
     name = "embedded"
-    # A chat model holds the loaded llama.cpp model: make a new one after every load.
-    reusable_chat_models = False
+    # A chat model holds the loaded llama.cpp model: make a new one after every load. A
+    # mapped model is suspended on unload (tokenizer and context kept, weights released).
+    capabilities = Capabilities(reusable_chat_models=False, suspension=True)
 
     def __init__(
         self,
@@ -126,8 +127,14 @@ class EmbeddedBackend:
         self.load_mode = load_mode
         self._open_models: dict[str, _OpenModel] = {}
 
-    @property
-    def suspended_models(self) -> list[str]:
+    def canonical(self, model: str) -> str:
+        """The embedded model's own name (aliases resolved; unknown names kept as given)."""
+        try:
+            return find(model).name
+        except ModelNotFoundError:
+            return model
+
+    def suspended(self) -> list[str]:
         """Models whose weights were released but whose tokenizer and context stay."""
         return [key for key, entry in self._open_models.items() if not entry.resident]
 
@@ -188,8 +195,9 @@ class EmbeddedBackend:
         gc.collect()
 
     async def _close_model(self, key: str) -> None:
-        entry = self._open_models.pop(key)
-        await asyncio.to_thread(self._close, entry)
+        entry = self._open_models.pop(key, None)
+        if entry is not None:  # not closed already by a concurrent `aclose`
+            await asyncio.to_thread(self._close, entry)
 
     async def unload(self, model: str) -> None:
         """Give the model's memory back: suspend it when mapped, else close it."""

@@ -22,7 +22,7 @@ import ollama
 from langchain_core.language_models import BaseChatModel
 from langchain_ollama import ChatOllama
 
-from orquestra.backends.base import LoadedModel, ModelFacts
+from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts
 from orquestra.errors import (
     BackendError,
     BackendUnavailableError,
@@ -62,10 +62,26 @@ def canonical_name(model: str) -> str:
     return model if ":" in last else f"{model}:latest"
 
 
+def server_version(base_url: str, timeout_s: float) -> str | None:
+    """The version of the Ollama server at `base_url`, or None when none answers.
+
+    The one probe of a server: `auto` backend selection and the doctor ask it. Blocking
+    (call it off the event loop, e.g. with `asyncio.to_thread`).
+    """
+    try:
+        response = httpx.get(f"{base_url.rstrip('/')}/api/version", timeout=timeout_s)
+        response.raise_for_status()
+        return str(response.json().get("version", "unknown"))
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
 class OllamaBackend:
     """Effects against one Ollama server."""
 
     name = "ollama"
+    # A chat model is only a client of the server: one per role serves every load.
+    capabilities = Capabilities(reusable_chat_models=True, suspension=False)
 
     def __init__(
         self,
@@ -147,17 +163,13 @@ class OllamaBackend:
 
     # -- the backend interface -------------------------------------------------------
 
-    async def version(self) -> str:
-        """Return the server's version (ollama-python has no call for it)."""
-        try:
-            async with httpx.AsyncClient(
-                base_url=self.base_url, timeout=QUICK_REQUEST_TIMEOUT_S, **self._client_kwargs
-            ) as client:
-                response = await client.get("/api/version")
-                response.raise_for_status()
-                return str(response.json().get("version", "unknown"))
-        except httpx.HTTPError:
-            raise self._unreachable() from None
+    def canonical(self, model: str) -> str:
+        """Ollama's name for a tag (`qwen2.5-coder` is `qwen2.5-coder:latest`)."""
+        return canonical_name(model)
+
+    def suspended(self) -> list[str]:
+        """Ollama has no suspension: an unloaded model is gone."""
+        return []
 
     async def load(self, model: str, options: Mapping[str, Any], keep_alive: float | str) -> float:
         """Load `model` with an empty generate request; return the seconds it took."""
@@ -233,7 +245,6 @@ class OllamaBackend:
             name=model,
             weights_bytes=weights,
             model_info=dict(show.modelinfo or {}),
-            capabilities=tuple(show.capabilities or ()),
         )
 
     def chat_model(

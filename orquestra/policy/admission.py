@@ -67,3 +67,31 @@ def admit(
             budget[waiter.role] -= 1
             grants.append(waiter.ticket)
     return Admission(tuple(grants), head.role if head else None, head.ticket if head else None)
+
+
+def home_due(
+    home: Role | None,
+    resident: frozenset[Role],
+    *,
+    queued: bool,
+    leased: frozenset[Role],
+    swapping: bool,
+    failed: bool,
+) -> bool:
+    """Whether the home model should come back now (after the idle delay).
+
+    It is due when the other role's model holds the GPU with no lease on it, nothing is
+    queued, no swap runs, and the last attempt to bring it home did not fail.
+
+    Args:
+        home: The role kept resident when idle, or None for no home model.
+        resident: Roles whose model is resident.
+        queued: Whether any request waits.
+        leased: Roles whose model has a lease held.
+        swapping: Whether a swap is in flight.
+        failed: Whether the last attempt to go home failed (not retried until a swap works).
+    """
+    if home is None or failed or swapping or queued:
+        return False
+    away: Role = "executor" if home == "brain" else "brain"
+    return home not in resident and away in resident and away not in leased

@@ -1,6 +1,6 @@
 """Carrying out a swap plan: unload, wait for VRAM to come back, load, measure, record.
 
-The decision of *what* to do is `orquestra.decision`; this module only does it, with
+The decision of *what* to do is `orquestra.policy.decision`; this module only does it, with
 timings for every stage, and measures what the loaded model really took.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from orquestra.backends.base import LoadedModel, ModelBackend
-from orquestra.backends.ollama import canonical_name
-from orquestra.decision import Load, SwapPlan, Unload, WaitForVram, gib
 from orquestra.errors import ModelTooLargeError, OutOfMemoryError
 from orquestra.events import SwapEvent
 from orquestra.ledger import FootprintLedger
+from orquestra.policy.decision import Load, SwapPlan, Unload, WaitForVram, gib
 from orquestra.polling import poll_interval
+from orquestra.scheduler.prefetcher import Prefetcher
 from orquestra.settings import Role, Settings
 from orquestra.vram import VramProbe
 
@@ -37,11 +37,14 @@ class Swapper:
         backend: ModelBackend,
         probe: VramProbe,
         ledger: FootprintLedger,
+        prefetcher: Prefetcher | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.probe = probe
         self.ledger = ledger
+        self.prefetcher = prefetcher
+        """Asked, right before each load, how much of the weights the page cache holds."""
 
     def vram_used(self, resident: Mapping[str, LoadedModel]) -> int:
         """Bytes in use: NVML when present, else the sum of what the server reports."""
@@ -70,19 +73,30 @@ class Swapper:
                 return False
             await asyncio.sleep(poll_interval(waited, cheap=True))
 
-    async def _unload_and_wait(
+    async def _wait_unloaded(
+        self,
+        models: tuple[str, ...],
+        resident: Mapping[str, LoadedModel],
+        used_before: int,
+        needed: int,
+    ) -> bool:
+        """Wait for `models` to leave the server, then for NVML to show their memory back."""
+        for model in models:
+            await self.backend.wait_unloaded(model, self.settings.unload_timeout_s)
+        freed = sum(resident[m].size_vram for m in models if m in resident)
+        return await self._wait_vram(used_before, freed, needed)
+
+    async def _evict(
         self, models: tuple[str, ...], resident: Mapping[str, LoadedModel], needed: int
     ) -> tuple[float, float, bool]:
+        """Unload `models` and wait for them to leave: seconds of each stage, convergence."""
         used_before = self.vram_used(resident)
         start = time.perf_counter()
         for model in models:
             await self.backend.unload(model)
         unload_s = time.perf_counter() - start
         start = time.perf_counter()
-        for model in models:
-            await self.backend.wait_unloaded(model, self.settings.unload_timeout_s)
-        freed = sum(resident[m].size_vram for m in models if m in resident)
-        converged = await self._wait_vram(used_before, freed, needed)
+        converged = await self._wait_unloaded(models, resident, used_before, needed)
         return unload_s, time.perf_counter() - start, converged
 
     async def _load(self, model: str, role: Role) -> float:
@@ -99,20 +113,16 @@ class Swapper:
         leased: frozenset[str],
         estimated: int,
         reason: str,
-        before_load: Callable[[], Awaitable[tuple[float | None, bool]]] | None = None,
     ) -> tuple[SwapEvent, dict[str, LoadedModel]]:
         """Carry out `plan`; return the event describing it and what the server now holds.
 
         Args:
-            plan: The actions from `orquestra.decision.decide`.
+            plan: The actions from `orquestra.policy.decision.decide`.
             resident: What the server held when the plan was made, by canonical name.
             roles: Which of our roles each of our models serves, by canonical name.
             leased: Models with leases held (never unloaded, not even after an OOM).
             estimated: The bytes the decision assumed the loaded model takes.
             reason: Why the swap happens (recorded in the event).
-            before_load: Awaited after the unloads, right before the load; returns the
-                share of the target's weights in the page cache and whether a prefetch
-                read them (both recorded in the event).
 
         Raises:
             OutOfMemoryError: The load failed for memory even after evicting the rest.
@@ -124,30 +134,42 @@ class Swapper:
         unload_s = wait_s = load_s = 0.0
         converged, oom_retry = True, False
         unloaded: tuple[str, ...] = ()
+        page_cache, prefetched = None, False
         target: Load | None = None
-        for action in plan.actions:
+        for action in plan.actions:  # each action carried out as it is written
+            start = time.perf_counter()
             if isinstance(action, Unload):
+                await self.backend.unload(action.model)
                 unloaded += (action.model,)
+                unload_s += time.perf_counter() - start
             elif isinstance(action, WaitForVram):
-                unload_s, wait_s, converged = await self._unload_and_wait(
-                    action.models, resident, action.free_bytes
+                converged = await self._wait_unloaded(
+                    action.models, resident, vram_before, action.free_bytes
                 )
+                wait_s += time.perf_counter() - start
             else:
                 target = action
+                # Measured after the unloads and the VRAM wait, which a prefetch overlaps.
+                if self.prefetcher is not None:
+                    page_cache, prefetched = await self.prefetcher.cache_state(action.role)
+                try:
+                    load_s = await self._load(action.model, action.role)
+                except OutOfMemoryError:
+                    # Like Ollama's own scheduler: evict everything not in use, retry once.
+                    current = {
+                        self.backend.canonical(m.name): m for m in await self.backend.loaded()
+                    }
+                    extra = tuple(m for m in current if m not in leased and m != action.model)
+                    if not extra:
+                        raise
+                    log.warning(
+                        "Out of memory loading %s; unloading %s and retrying", action.model, extra
+                    )
+                    u, w, converged = await self._evict(extra, current, estimated)
+                    unload_s, wait_s, unloaded = unload_s + u, wait_s + w, unloaded + extra
+                    oom_retry = True
+                    load_s = await self._load(action.model, action.role)
         assert target is not None, "a swap plan always ends with a load"
-        page_cache, prefetched = await before_load() if before_load else (None, False)
-        try:
-            load_s = await self._load(target.model, target.role)
-        except OutOfMemoryError:
-            # Like Ollama's own scheduler: evict everything not in use, retry once.
-            current = {canonical_name(m.name): m for m in await self.backend.loaded()}
-            extra = tuple(m for m in current if m not in leased and m != target.model)
-            if not extra:
-                raise
-            log.warning("Out of memory loading %s; unloading %s and retrying", target.model, extra)
-            u, w, converged = await self._unload_and_wait(extra, current, estimated)
-            unload_s, wait_s, unloaded, oom_retry = unload_s + u, wait_s + w, unloaded + extra, True
-            load_s = await self._load(target.model, target.role)
 
         measured, after = await self._measure(target.model, target.role)
         from_role = next((roles[m] for m in unloaded if m in roles), None)
@@ -175,7 +197,7 @@ class Swapper:
 
     async def _measure(self, model: str, role: Role) -> tuple[LoadedModel, dict[str, LoadedModel]]:
         """Record the loaded model's real size; refuse it if it is not 100 % on the GPU."""
-        loaded = {canonical_name(m.name): m for m in await self.backend.loaded()}
+        loaded = {self.backend.canonical(m.name): m for m in await self.backend.loaded()}
         measured = loaded.get(model)
         if measured is None:
             # The server forgot it already (e.g. keep_alive 0); nothing to measure.

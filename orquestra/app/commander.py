@@ -5,24 +5,27 @@
     commander.get_status()
 
 It drives the LangGraph workflow (`graph.build_graph`) with an in-memory checkpointer, so
-one commander keeps one conversation. The workflow package sits above this one in the
-import order (orquestra <- tools <- nodes <- graph), so it is loaded when a commander is
-created, not when `orquestra` is imported.
+one commander keeps one conversation. This is the application shell: it sits above
+`graph/` in the import order (runtime <- tools <- nodes <- graph <- app), and
+`orquestra/__init__` loads it only when `create_smart_commander` is first named.
 """
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
+from graph.workflow import build_graph
+from nodes.context import Context
+from nodes.state import State
 from orquestra.errors import OrquestraError
 from orquestra.manager import ModelManager
-from orquestra.runtime import build_model_manager, set_model_manager
+from orquestra.runtime import build_model_manager, get_model_manager, set_model_manager
 
 # Settings that belong to a run's context rather than to the model manager.
 CONTEXT_FIELDS = (
@@ -45,11 +48,9 @@ class SmartCommander:
         thread_id: str | None = None,
         **context: Any,
     ) -> None:
-        workflow = importlib.import_module("graph.workflow")
-        context_module = importlib.import_module("nodes.context")
-        self.manager = manager
-        self.graph = workflow.build_graph(checkpointer or InMemorySaver())
-        self.context = context_module.Context(
+        set_model_manager(manager)  # the graph's nodes use the process-wide manager
+        self.graph = build_graph(checkpointer or InMemorySaver())
+        self.context = Context(
             brain_model=manager.settings.brain_model,
             executor_model=manager.settings.executor_model,
             swap_policy=manager.settings.swap_policy,
@@ -60,7 +61,12 @@ class SmartCommander:
         self.last_error: str | None = None
 
     @property
-    def config(self) -> dict[str, Any]:
+    def manager(self) -> ModelManager:
+        """The process-wide manager (a run naming other models may have replaced it)."""
+        return get_model_manager()
+
+    @property
+    def config(self) -> RunnableConfig:
         """The run config naming this conversation's thread."""
         return {"configurable": {"thread_id": self.thread_id}}
 
@@ -74,9 +80,8 @@ class SmartCommander:
         if not isinstance(text, str) or not text.strip():
             return "Empty message: write what you need, e.g. 'Crie um script que soma 1 a 10'."
         try:
-            state = await self.graph.ainvoke(
-                {"messages": [HumanMessage(text)]}, self.config, context=self.context
-            )
+            request: State = {"messages": [HumanMessage(text)]}
+            state = await self.graph.ainvoke(request, self.config, context=self.context)
         except OrquestraError as exc:
             self.last_error = str(exc)
             return f"Error: {exc}"
@@ -122,5 +127,4 @@ def create_smart_commander(
         if executor_model:
             overrides["executor_model"] = executor_model
         manager = build_model_manager(**overrides)
-    set_model_manager(manager)
     return SmartCommander(manager, checkpointer=checkpointer, **context)

@@ -17,22 +17,22 @@ from rich.progress import (
 )
 
 from orquestra.backends.embedded import llama_available
-from orquestra.backends.ollama import OllamaBackend, canonical_name
-from orquestra.decision import gib
+from orquestra.backends.ollama import OllamaBackend
 from orquestra.embedded import assets
 from orquestra.errors import BackendUnavailableError
+from orquestra.policy.decision import gib
 from orquestra.settings import ROLES, load_settings
 
 
 async def list_models() -> list[tuple[str, str, str, str, str]]:
     """(backend, model, size, role, state) rows."""
     settings = load_settings()
-    roles = {canonical_name(settings.model_for(r)): r for r in ROLES}
-    rows: list[tuple[str, str, str, str, str]] = []
     backend = OllamaBackend(settings.ollama_base_url)
+    roles = {backend.canonical(settings.model_for(r)): r for r in ROLES}
+    rows: list[tuple[str, str, str, str, str]] = []
     try:
         pulled = await backend.pulled()
-        loaded = {canonical_name(m.name) for m in await backend.loaded()}
+        loaded = {backend.canonical(m.name) for m in await backend.loaded()}
         for name, size in pulled.items():
             rows.append(
                 (

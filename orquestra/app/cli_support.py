@@ -20,8 +20,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from orquestra.app.interrupts import Interrupted, run_until_interrupted
 from orquestra.errors import OrquestraError
-from orquestra.interrupts import Interrupted, run_until_interrupted
 from orquestra.settings import load_settings
 
 T = TypeVar("T")

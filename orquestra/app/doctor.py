@@ -10,17 +10,17 @@ import shlex
 from dataclasses import dataclass
 from typing import Literal
 
-import httpx
-
 from orquestra.backends.embedded import llama_available
-from orquestra.backends.ollama import OllamaBackend, canonical_name
-from orquestra.decision import GIB, gib
+from orquestra.backends.ollama import OllamaBackend, server_version
 from orquestra.embedded import assets
 from orquestra.errors import OrquestraError
-from orquestra.footprint import estimate_footprint
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
+from orquestra.policy.decision import GIB, Limits, fits_together, gib
+from orquestra.runtime import select_backend
+from orquestra.scheduler.sizing import footprint, read_budget
 from orquestra.settings import ROLES, Settings
 from orquestra.vram import NvmlProbe
+from tools.isolation import available_tiers
 
 Status = Literal["ok", "warn", "fail"]
 HTTP_TIMEOUT_S = 3.0
@@ -36,35 +36,17 @@ class Check:
     fix: str = ""
 
 
-async def _ollama_version(settings: Settings) -> str | None:
-    try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
-            response = await client.get(f"{settings.ollama_base_url}/api/version")
-            response.raise_for_status()
-            return str(response.json().get("version", "unknown"))
-    except (httpx.HTTPError, ValueError):
-        return None
-
-
 async def _footprints(settings: Settings, backend: OllamaBackend) -> dict[str, int]:
+    """Each role's footprint, read exactly as the manager reads it before a swap."""
     ledger = FootprintLedger(settings.cache_dir / LEDGER_FILENAME)
-    await ledger.aload()
-    sizes: dict[str, int] = {}
-    for role in ROLES:
-        model, options = canonical_name(settings.model_for(role)), settings.options_for(role)
-        known = ledger.get(model, options)
-        if known is not None:
-            sizes[role] = known.size
-            continue
-        facts = await backend.facts(settings.model_for(role))
-        sizes[role] = estimate_footprint(facts.weights_bytes, facts.model_info, options["num_ctx"])
-    return sizes
+    return {
+        role: await footprint(backend, ledger, settings.model_for(role), settings.options_for(role))
+        for role in ROLES
+    }
 
 
 async def _backend_check(settings: Settings) -> Check:
     """The backend `orquestra run` would use, chosen exactly as it chooses (with its errors)."""
-    from orquestra.runtime import select_backend  # runtime builds on everything here
-
     try:
         backend, chosen = await asyncio.to_thread(select_backend, settings)
     except OrquestraError as exc:
@@ -102,7 +84,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a user would fix them."""
     checks: list[Check] = []
     url = settings.ollama_base_url
-    version = await _ollama_version(settings)
+    version = await asyncio.to_thread(server_version, url, HTTP_TIMEOUT_S)
     embedded_ready = llama_available()
     if version is None:
         fix = "start it with `ollama serve` (or the Ollama app), or set OLLAMA_BASE_URL"
@@ -127,7 +109,6 @@ async def run_checks(settings: Settings) -> list[Check]:
                 "install the NVIDIA driver, or set ORQUESTRA_VRAM_BUDGET_GB",
             )
         )
-        total = int((settings.vram_budget_gb or 16.0) * GIB)
     else:
         checks.append(
             Check(
@@ -137,8 +118,7 @@ async def run_checks(settings: Settings) -> list[Check]:
                 f"GiB total, {gib(reading.free)} GiB free",
             )
         )
-        total = reading.total
-    budget = int(settings.vram_budget_gb * GIB) if settings.vram_budget_gb else total
+    budget = read_budget(settings, probe, warn=False).bytes
 
     if version is not None:
         backend = OllamaBackend(url)
@@ -147,7 +127,7 @@ async def run_checks(settings: Settings) -> list[Check]:
             missing = False
             for role in ROLES:
                 model = settings.model_for(role)
-                if canonical_name(model) in pulled:
+                if backend.canonical(model) in pulled:
                     checks.append(Check(f"{role} model", "ok", f"{model} is pulled"))
                 else:
                     missing = True
@@ -159,9 +139,9 @@ async def run_checks(settings: Settings) -> list[Check]:
                     checks.append(Check(f"{role} model", "fail", f"{model} is not pulled", fix))
             if not missing:
                 sizes = await _footprints(settings, backend)
-                both = sizes["brain"] + sizes["executor"] + int(settings.vram_margin_gb * GIB)
-                fit = both <= budget
                 policy = settings.swap_policy
+                limits = Limits(budget, policy, margin=int(settings.vram_margin_gb * GIB))
+                fit = fits_together([sizes["brain"], sizes["executor"]], limits)
                 effect = (
                     "both stay resident"
                     if fit and policy != "alternate"
@@ -184,8 +164,6 @@ async def run_checks(settings: Settings) -> list[Check]:
             await backend.aclose()
 
     checks.append(_embedded_check(settings))
-
-    from tools.isolation import available_tiers  # the sandbox sits above the runtime
 
     tiers = await asyncio.to_thread(available_tiers)
     if tiers[0] == "bwrap":

@@ -9,27 +9,29 @@
 
 Every failure a user can meet ends with one line naming the fix (`--debug` adds the
 traceback); Ctrl-C or SIGTERM ends a run cleanly at any moment (see
-`orquestra.interrupts`). The workflow (`graph/`) sits above this package in the import
-order, so it is loaded when a command needs it, not when `orquestra` is imported.
+`orquestra.app.interrupts`). This is the application shell, the top of the import order
+(runtime <- tools <- nodes <- graph <- app).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orquestra.cli_support import Shell, guarded, read_request, run_async
-from orquestra.run_view import RunView, state_json
+from graph.workflow import build_graph
+from nodes.context import Context
+from nodes.state import State
+from orquestra.app.cli_support import Shell, guarded, read_request, run_async
+from orquestra.app.run_view import RunView, state_json
 from orquestra.runtime import build_model_manager, set_model_manager
 
 app = typer.Typer(
@@ -61,22 +63,21 @@ async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[s
     manager = await asyncio.to_thread(build_model_manager, **overrides)
     set_model_manager(manager)
     if manager.backend.name == "embedded" and not as_json:
-        from orquestra.models_cmd import fetch_embedded
+        from orquestra.app.models_cmd import fetch_embedded
 
         # A first run fetches the models (1.5 GiB, once): show it, not a silent minute.
         await asyncio.to_thread(fetch_embedded, manager.settings.cache_dir, console)
-    workflow = importlib.import_module("graph.workflow")
-    context = importlib.import_module("nodes.context").Context()
-    graph = workflow.build_graph()
+    context = Context()
+    graph = build_graph()
     final: dict[str, Any] = {}
     view = RunView(console)
     try:
         with view if not as_json else nullcontext(view):
-            async for mode, chunk in graph.astream(
-                {"messages": [HumanMessage(message)]},
-                context=context,
-                stream_mode=["custom", "messages", "values"],
+            request: State = {"messages": [HumanMessage(message)]}
+            async for part in graph.astream(
+                request, context=context, stream_mode=["custom", "messages", "values"]
             ):
+                mode, chunk = cast(tuple[str, Any], part)
                 if mode == "values":
                     final = chunk
                 elif as_json:
@@ -158,7 +159,7 @@ def status(
 @app.command()
 def doctor() -> None:
     """Check Ollama, the models, the GPU, the fit and the sandbox; print each fix."""
-    from orquestra.doctor import run_checks
+    from orquestra.app.doctor import run_checks
     from orquestra.settings import load_settings
 
     settings = guarded(load_settings)
@@ -177,7 +178,7 @@ def doctor() -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Models Ollama has pulled (brain and executor marked) and the embedded models."""
-    from orquestra.models_cmd import list_models
+    from orquestra.app.models_cmd import list_models
 
     rows = run_async(list_models)
     table = Table(title="models")
@@ -191,7 +192,7 @@ def models_list() -> None:
 @models_app.command("fetch")
 def models_fetch() -> None:
     """Fetch the embedded models into the cache once (1.5 GiB), with a progress bar."""
-    from orquestra.models_cmd import fetch_embedded
+    from orquestra.app.models_cmd import fetch_embedded
     from orquestra.settings import load_settings
 
     settings = guarded(load_settings)
@@ -206,7 +207,7 @@ def models_setup(
     ] = "qwen2.5:32b-instruct-q3_K_M",
 ) -> None:
     """Pull the executor and create the brain variant through Ollama, with progress bars."""
-    from orquestra.models_cmd import setup_models
+    from orquestra.app.models_cmd import setup_models
 
     run_async(lambda: setup_models(brain_base, console))
 

@@ -10,7 +10,7 @@ here on hundreds of cases in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from orquestra.settings import Role, SwapPolicy
 
@@ -110,7 +110,6 @@ class Refusal:
     kind: str
     """`too_large` (cannot fit even alone) or `policy` (the policy forbids it)."""
     reason: str
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 Decision = SwapPlan | Blocked | Refusal
@@ -123,10 +122,17 @@ def _eviction_order(candidates: Sequence[Resident]) -> list[Resident]:
     return sorted(candidates, key=lambda r: (r.leases > 0, r.role is not None, -r.footprint))
 
 
+def fits_together(footprints: Sequence[int], limits: Limits) -> bool:
+    """Whether models of these footprints fit in the budget at once.
+
+    The margin is kept whenever more than one model is resident.
+    """
+    margin = limits.margin if len(footprints) > 1 else 0
+    return sum(footprints) + margin <= limits.budget
+
+
 def _fits(kept: Sequence[Resident], request: SwapRequest, limits: Limits) -> bool:
-    used = sum(r.footprint for r in kept)
-    margin = limits.margin if kept else 0
-    return used + request.footprint + margin <= limits.budget
+    return fits_together([*(r.footprint for r in kept), request.footprint], limits)
 
 
 def _too_large(request: SwapRequest, limits: Limits) -> Refusal:
@@ -138,7 +144,6 @@ def _too_large(request: SwapRequest, limits: Limits) -> Refusal:
             f"smaller quantisation or num_ctx, raise ORQUESTRA_VRAM_BUDGET_GB if the card has "
             f"more, or set ORQUESTRA_ALLOW_PARTIAL_OFFLOAD=true to accept a slow CPU/GPU split."
         ),
-        extra={"needed": request.footprint, "budget": limits.budget},
     )
 
 
@@ -185,7 +190,6 @@ def decide(request: SwapRequest, residents: Sequence[Resident], limits: Limits) 
                     f"{gib(needed)} GiB and the budget is {gib(limits.budget)} GiB. Use "
                     f"ORQUESTRA_SWAP_POLICY=auto or alternate, or smaller models."
                 ),
-                extra={"needed": needed, "budget": limits.budget},
             )
 
     leased = tuple(r.model for r in evict if r.leases > 0)

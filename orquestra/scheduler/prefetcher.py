@@ -1,0 +1,102 @@
+"""Reading a model's weights into the page cache before a swap needs them.
+
+While one model holds the GPU, the other one's weights file is read into RAM in the
+background, so the next swap loads from RAM rather than disk. The swapper asks
+`cache_state` right before a load: a prefetch still running is awaited (never read twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from pathlib import Path
+
+from orquestra.backends.base import ModelBackend
+from orquestra.errors import OrquestraError
+from orquestra.policy.decision import GIB, gib
+from orquestra.prefetch import WarmResult, cached_fraction, warm
+from orquestra.settings import Role, Settings
+
+log = logging.getLogger(__name__)
+
+
+class Prefetcher:
+    """Background reads of the roles' weights files, one at a time per model."""
+
+    def __init__(self, settings: Settings, backend: ModelBackend, models: Mapping[Role, str]):
+        self._settings = settings
+        self._backend = backend
+        self._models = dict(models)
+        self._weights: dict[str, Path | None] = {}
+        self._tasks: dict[str, asyncio.Task[WarmResult | None]] = {}
+        self.prefetched: dict[str, WarmResult] = {}
+        """Completed reads not yet used by a load, by canonical model name."""
+
+    def start(self, role: Role, resident: Iterable[str]) -> None:
+        """Start reading `role`'s weights unless off, resident, running or unreadable."""
+        model = self._models[role]
+        if not self._settings.prefetch or model in resident:
+            return
+        running = self._tasks.get(model)
+        if running is not None and not running.done():
+            return
+        self._tasks[model] = asyncio.get_running_loop().create_task(
+            self._read(role), name=f"orquestra-prefetch-{role}"
+        )
+
+    async def _weights_path(self, role: Role) -> Path | None:
+        model = self._models[role]
+        if model not in self._weights:
+            try:
+                self._weights[model] = await self._backend.weights_path(
+                    self._settings.model_for(role)
+                )
+            except OrquestraError:
+                return None
+        return self._weights[model]
+
+    async def _read(self, role: Role) -> WarmResult | None:
+        path = await self._weights_path(role)
+        if path is None:
+            return None
+        reserve = int(self._settings.prefetch_reserve_gb * GIB)
+        try:
+            result = await asyncio.to_thread(warm, path, reserve_bytes=reserve)
+        except OSError as exc:
+            log.info("Prefetch of %s failed: %s", path, exc)
+            return None
+        self.prefetched[self._models[role]] = result
+        if result.already_cached:
+            log.info("Prefetch of %s: already in the page cache", path)
+        else:
+            log.info(
+                "Prefetched %s: %.2f GiB in %.2f s", path, gib(result.bytes_read), result.seconds
+            )
+        return result
+
+    async def cache_state(self, role: Role) -> tuple[float | None, bool]:
+        """Share of `role`'s weights in the page cache now, and whether a prefetch read them."""
+        model = self._models[role]
+        running = self._tasks.pop(model, None)
+        if running is not None and not running.done():
+            # The swap needs the file now: let the prefetch finish rather than read twice.
+            with suppress(asyncio.CancelledError, Exception):
+                await running
+        path = await self._weights_path(role)
+        fraction = None if path is None else await asyncio.to_thread(cached_fraction, path)
+        return fraction, self.prefetched.pop(model, None) is not None
+
+    async def cancel(self) -> None:
+        """Stop every read in flight."""
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def forget_tasks(self) -> None:
+        """Drop the tasks of a finished event loop (they can no longer run)."""
+        self._tasks.clear()

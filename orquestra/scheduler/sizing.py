@@ -1,0 +1,62 @@
+"""Reading the budget and the footprints, for the manager and the doctor alike.
+
+The rules are `orquestra.policy`'s (`choose_budget`, `estimate_footprint`); this module
+takes the readings they need: NVML, the footprint ledger, the backend's model facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from orquestra.backends.base import ModelBackend
+from orquestra.ledger import FootprintLedger
+from orquestra.policy.budget import FALLBACK_BUDGET_GB, Budget, choose_budget
+from orquestra.policy.footprint import estimate_footprint
+from orquestra.settings import Settings
+from orquestra.vram import VramProbe
+
+log = logging.getLogger(__name__)
+
+
+def read_budget(settings: Settings, probe: VramProbe, *, warn: bool = True) -> Budget:
+    """The budget from `ORQUESTRA_VRAM_BUDGET_GB`, NVML's total, or 16 GiB (with a warning)."""
+    reading = probe.read() if settings.vram_budget_gb is None else None
+    budget = choose_budget(settings.vram_budget_gb, reading.total if reading else None)
+    if budget.assumed and warn:
+        log.warning(
+            "No NVML reading (%s): assuming a %.0f GiB card. Set ORQUESTRA_VRAM_BUDGET_GB to "
+            "your GPU's memory.",
+            probe.reason or "no driver",
+            FALLBACK_BUDGET_GB,
+        )
+    return budget
+
+
+def resolve_budget(settings: Settings, probe: VramProbe) -> tuple[int, str]:
+    """The budget in bytes and where it came from (see `read_budget`)."""
+    budget = read_budget(settings, probe)
+    return budget.bytes, budget.source
+
+
+async def footprint(
+    backend: ModelBackend,
+    ledger: FootprintLedger,
+    model: str,
+    options: Mapping[str, Any],
+) -> int:
+    """Bytes `model` takes with `options`: as measured before (the ledger), else estimated.
+
+    Args:
+        backend: Where the model's facts come from when it was never measured.
+        ledger: Footprints measured after earlier loads.
+        model: The model's name as the user gave it.
+        options: The pinned options it loads with (`num_ctx` sizes the KV cache).
+    """
+    await ledger.aload()
+    known = ledger.get(backend.canonical(model), options)
+    if known is not None:
+        return known.size
+    facts = await backend.facts(model)
+    return estimate_footprint(facts.weights_bytes, facts.model_info, int(options["num_ctx"]))

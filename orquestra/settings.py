@@ -20,6 +20,16 @@ from orquestra.errors import SettingsError
 
 Role = Literal["brain", "executor"]
 ROLES: tuple[Role, ...] = ("brain", "executor")
+
+
+def check_role(role: str) -> Role:
+    """`role` as a `Role`, or a ValueError naming the two roles there are."""
+    for known in ROLES:
+        if role == known:
+            return known
+    raise ValueError(f"Unknown role {role!r}: use 'brain' or 'executor'.")
+
+
 SwapPolicy = Literal["alternate", "coresident", "auto"]
 BackendName = Literal["ollama", "embedded", "auto"]
 EmbeddedLoad = Literal["mapped", "copied"]

@@ -39,10 +39,7 @@ class Check:
 async def _footprints(settings: Settings, backend: OllamaBackend) -> dict[str, int]:
     """Each role's footprint, read exactly as the manager reads it before a swap."""
     ledger = FootprintLedger(settings.cache_dir / LEDGER_FILENAME)
-    return {
-        role: await footprint(backend, ledger, settings.model_for(role), settings.options_for(role))
-        for role in ROLES
-    }
+    return {role: await footprint(backend, ledger, settings, role) for role in ROLES}
 
 
 async def _backend_check(settings: Settings) -> Check:

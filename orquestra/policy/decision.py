@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from orquestra.settings import Role, SwapPolicy
+from orquestra.settings import Role, Settings, SwapPolicy
 
 GIB = 1024**3
 
@@ -55,6 +55,16 @@ class Limits:
     margin: int = 0
     """Headroom kept free whenever more than one model is resident (policy auto)."""
     allow_partial_offload: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings, budget: int) -> Limits:
+        """The limits `settings` set, under a budget of `budget` bytes."""
+        return cls(
+            budget=budget,
+            policy=settings.swap_policy,
+            margin=int(settings.vram_margin_gb * GIB),
+            allow_partial_offload=settings.allow_partial_offload,
+        )
 
 
 @dataclass(frozen=True)

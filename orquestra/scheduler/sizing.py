@@ -7,14 +7,12 @@ takes the readings they need: NVML, the footprint ledger, the backend's model fa
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from orquestra.backends.base import ModelBackend
 from orquestra.ledger import FootprintLedger
 from orquestra.policy.budget import FALLBACK_BUDGET_GB, Budget, choose_budget
 from orquestra.policy.footprint import estimate_footprint
-from orquestra.settings import Settings
+from orquestra.settings import Role, Settings
 from orquestra.vram import VramProbe
 
 log = logging.getLogger(__name__)
@@ -41,19 +39,17 @@ def resolve_budget(settings: Settings, probe: VramProbe) -> tuple[int, str]:
 
 
 async def footprint(
-    backend: ModelBackend,
-    ledger: FootprintLedger,
-    model: str,
-    options: Mapping[str, Any],
+    backend: ModelBackend, ledger: FootprintLedger, settings: Settings, role: Role
 ) -> int:
-    """Bytes `model` takes with `options`: as measured before (the ledger), else estimated.
+    """Bytes `role`'s model takes with its pinned options: as measured before, else estimated.
 
     Args:
         backend: Where the model's facts come from when it was never measured.
         ledger: Footprints measured after earlier loads.
-        model: The model's name as the user gave it.
-        options: The pinned options it loads with (`num_ctx` sizes the KV cache).
+        settings: The role's model and pinned options (`num_ctx` sizes the KV cache).
+        role: The role whose model it is.
     """
+    model, options = settings.model_for(role), settings.options_for(role)
     await ledger.aload()
     known = ledger.get(backend.canonical(model), options)
     if known is not None:

@@ -24,10 +24,9 @@ ROLES: tuple[Role, ...] = ("brain", "executor")
 
 def check_role(role: str) -> Role:
     """`role` as a `Role`, or a ValueError naming the two roles there are."""
-    for known in ROLES:
-        if role == known:
-            return known
-    raise ValueError(f"Unknown role {role!r}: use 'brain' or 'executor'.")
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}: use 'brain' or 'executor'.")
+    return role
 
 
 SwapPolicy = Literal["alternate", "coresident", "auto"]

@@ -25,7 +25,7 @@ from tools.processes import pid_alive
 
 PREFIX = "orq-sbx-"
 TRASH_PREFIX = "orq-trash-"
-BOOTSTRAP_SOURCE = Path(bootstrap.__file__).read_text(encoding="utf-8")
+BOOTSTRAP_SOURCE = bootstrap.script_source()
 
 
 def make_workdir(owner: int | None) -> str:

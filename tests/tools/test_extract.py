@@ -1,8 +1,7 @@
-"""Extracting code from realistic model replies, and the sandbox as a LangChain tool."""
+"""Extracting code from realistic model replies."""
 
 from __future__ import annotations
 
-from tools.code_tool import make_python_tool
 from tools.extract import code_blocks, extract_code
 
 
@@ -67,15 +66,3 @@ def test_console_transcripts_lose_their_prompts() -> None:
 def test_code_blocks_keep_their_languages() -> None:
     blocks = code_blocks("```python\na = 1\n```\n```json\n{}\n```")
     assert [(b.language, b.code) for b in blocks] == [("python", "a = 1"), ("json", "{}")]
-
-
-async def test_python_tool_runs_code_from_a_model_reply() -> None:
-    tool = make_python_tool(timeout_s=5)
-    assert tool.name == "run_python"
-    out = await tool.ainvoke({"code": "```python\nprint(sum(range(1, 11)))\n```"})
-    assert "exit code 0" in out and "55" in out
-
-
-def test_python_tool_reports_errors_to_the_model() -> None:
-    out = make_python_tool(timeout_s=5).invoke({"code": "raise ValueError('boom')"})
-    assert "exit code 1" in out and "ValueError: boom" in out

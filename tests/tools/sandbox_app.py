@@ -1,6 +1,6 @@
 """A stand-in application for the hostile sandbox tests: it holds canaries and runs code.
 
-`python tests/sandbox_app.py SPEC.json` starts like Orquestra would (tools from the
+`python tests/tools/sandbox_app.py SPEC.json` starts like Orquestra would (tools from the
 checkout, secrets in its environment), then runs each job of the spec through
 `run_python` and prints one JSON document: per job, the result, whether `run_python`
 raised, how long the call took, and whether the canary in this process's memory is
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tools.isolation import available_tiers
 from tools.launcher import POOL

@@ -1,0 +1,1 @@
+"""Tests of the `tools` package (the sandbox, code extraction, specs and checks)."""

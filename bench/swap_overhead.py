@@ -27,7 +27,7 @@ from orquestra.backends.ollama import OllamaBackend
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.manager import ModelManager
 from orquestra.settings import load_settings
-from tests.fake_ollama import FakeNvml, FakeOllama, FakeOllamaState, default_models
+from tests.fakes.ollama import FakeNvml, FakeOllama, FakeOllamaState, default_models
 
 TARGET_MEDIAN_MS = 5.0
 SCENARIOS = {

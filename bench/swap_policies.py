@@ -51,7 +51,7 @@ from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.manager import ModelManager
 from orquestra.prefetch import WarmResult, cached_fraction, evict, warm
 from orquestra.settings import load_settings
-from tests.fake_ollama import FakeNvml, FakeOllama, FakeOllamaState, default_models
+from tests.fakes.ollama import FakeNvml, FakeOllama, FakeOllamaState, default_models
 
 TIME_SCALE = 0.25
 BRAIN, EXECUTOR = "qwen2.5-32b-instruct-moe-rtx:latest", "qwen2.5-coder:14b"

@@ -12,7 +12,7 @@ from orquestra.backends.ollama import OllamaBackend
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.manager import ModelManager
 from orquestra.settings import load_settings
-from tests.fake_ollama import FakeModel, FakeNvml, FakeOllama, FakeOllamaState, default_models
+from tests.fakes.ollama import FakeModel, FakeNvml, FakeOllama, FakeOllamaState, default_models
 
 BRAIN = "qwen2.5-32b-instruct-moe-rtx:latest"
 EXECUTOR = "qwen2.5-coder:14b"
@@ -59,7 +59,7 @@ async def make_manager(
         overrides.setdefault("vram_budget_gb", 16.0)
         overrides.setdefault("home_role", "none")
         settings = load_settings(**overrides)
-        from tests.fake_ollama import NoNvml
+        from tests.fakes.ollama import NoNvml
 
         manager = ModelManager(
             settings,
@@ -76,7 +76,7 @@ async def make_manager(
 
 
 def models_of(*specs: tuple[str, float]) -> list[FakeModel]:
-    from tests.fake_ollama import fake_model
+    from tests.fakes.ollama import fake_model
 
     return [fake_model(name, gb) for name, gb in specs]
 
@@ -97,7 +97,7 @@ def demo(
     monkeypatch: pytest.MonkeyPatch, server: FakeOllama, state: FakeOllamaState
 ) -> FakeOllamaState:
     """The fake server with demo replies, where the `orquestra` command will find it."""
-    from tests.fake_ollama import demo_reply
+    from tests.fakes.ollama import demo_reply
 
     state.default_reply = demo_reply
     monkeypatch.setenv("OLLAMA_BASE_URL", server.url)

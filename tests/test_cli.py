@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orquestra.app.cli import app
-from tests.fake_ollama import FakeOllamaState, fake_model
+from tests.fakes.ollama import FakeOllamaState, fake_model
 
 runner = CliRunner()
 

@@ -25,7 +25,7 @@ from orquestra.backends.embedded import llama_available
 from orquestra.embedded import assets
 from orquestra.errors import SettingsError
 from orquestra.settings import load_settings
-from tests.fake_ollama import FakeOllamaState
+from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import EXECUTOR, code_reply
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ import pytest
 from graph import Context, build_graph
 from nodes.answer import solution_code
 from orquestra.manager import ModelManager
-from tests.fake_ollama import FakeOllamaState
+from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import (
     BRAIN,
     EXECUTOR,

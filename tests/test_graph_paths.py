@@ -7,7 +7,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from graph import Context, build_graph
 from orquestra.manager import ModelManager
-from tests.fake_ollama import FakeOllamaState, fake_model
+from tests.fakes.ollama import FakeOllamaState, fake_model
 from tests.graph_support import (
     BRAIN,
     EXECUTOR,

@@ -11,7 +11,7 @@ import orquestra
 from graph import Context, build_graph
 from orquestra.errors import BackendUnavailableError
 from orquestra.manager import ModelManager
-from tests.fake_ollama import FakeOllamaState
+from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import (
     BRAIN,
     EXECUTOR,

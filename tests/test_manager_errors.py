@@ -20,7 +20,7 @@ from orquestra.errors import (
 from orquestra.manager import ModelManager
 from orquestra.settings import load_settings
 from tests.conftest import BRAIN, EXECUTOR, ManagerFactory
-from tests.fake_ollama import OOM_MESSAGE, FakeOllamaState, NoNvml, fake_model
+from tests.fakes.ollama import OOM_MESSAGE, FakeOllamaState, NoNvml, fake_model
 
 
 def free_port() -> int:

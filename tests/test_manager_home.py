@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import BRAIN, EXECUTOR, ManagerFactory
-from tests.fake_ollama import FakeOllamaState
+from tests.fakes.ollama import FakeOllamaState
 
 GRACE_S = 0.3
 
@@ -83,7 +83,7 @@ async def test_home_none_leaves_the_executor_resident(
 async def test_no_home_swap_when_both_models_fit(
     make_manager: ManagerFactory, state: FakeOllamaState
 ) -> None:
-    from tests.fake_ollama import fake_model
+    from tests.fakes.ollama import fake_model
 
     state.models = {m.name: m for m in [fake_model("b7", 7.0), fake_model("c5", 5.0)]}
     manager = make_manager(

@@ -8,7 +8,7 @@ import json
 from orquestra.ledger import LEDGER_FILENAME
 from orquestra.policy.decision import GIB
 from tests.conftest import BRAIN, EXECUTOR, ManagerFactory
-from tests.fake_ollama import FakeOllamaState, fake_model
+from tests.fakes.ollama import FakeOllamaState, fake_model
 
 
 def overlaps(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> bool:

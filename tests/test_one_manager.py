@@ -10,7 +10,7 @@ from orquestra.errors import ManagerBusyError
 from orquestra.manager import ModelManager
 from orquestra.runtime import amanager_for, get_model_manager
 from tests.conftest import BRAIN, EXECUTOR
-from tests.fake_ollama import FakeOllamaState, fake_model
+from tests.fakes.ollama import FakeOllamaState, fake_model
 
 OTHER_EXECUTOR = "qwen2.5-coder:7b"
 

@@ -11,7 +11,7 @@ from graph import Context, build_graph
 from orquestra import prefetch
 from orquestra.backends.ollama import OllamaBackend
 from tests.conftest import BRAIN, EXECUTOR, ManagerFactory
-from tests.fake_ollama import FakeOllamaState
+from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import code_reply, plan_reply, reflection, user
 
 MIB = 1024 * 1024

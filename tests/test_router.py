@@ -10,7 +10,7 @@ import pytest
 from langchain_ollama import ChatOllama
 
 from orquestra.router import ASK_MODEL_BELOW, IntelligentRouter
-from tests.fake_ollama import FakeOllama, FakeOllamaState
+from tests.fakes.ollama import FakeOllama, FakeOllamaState
 from tests.routing_cases import BRAIN, EXECUTOR, HYBRID
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing" / "dev.jsonl"
@@ -126,7 +126,7 @@ def test_dev_set_targets_hold() -> None:
 @pytest.fixture
 def ollama_chat():  # type: ignore[no-untyped-def]
     state = FakeOllamaState([], vram_total_gb=16)
-    from tests.fake_ollama import fake_model
+    from tests.fakes.ollama import fake_model
 
     state.models = {m.name: m for m in [fake_model("router-model:1b", 3.0)]}
     server = FakeOllama(state).start()

@@ -91,7 +91,7 @@ def test_one_manager_serves_successive_event_loops(server, state) -> None:  # ty
 
     from orquestra.manager import ModelManager
     from orquestra.settings import load_settings
-    from tests.fake_ollama import FakeNvml
+    from tests.fakes.ollama import FakeNvml
 
     settings = load_settings(ollama_base_url=server.url, vram_budget_gb=16, home_role="none")
     manager = ModelManager(settings, OllamaBackend(server.url), probe=FakeNvml(state))

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.fake_ollama import FakeOllama, FakeOllamaState, default_models, demo_reply
+from tests.fakes.ollama import FakeOllama, FakeOllamaState, default_models, demo_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 90.0

@@ -15,7 +15,7 @@ from orquestra.policy.footprint import estimate_footprint, kv_cache_bytes
 from orquestra.scheduler.sizing import resolve_budget
 from orquestra.settings import load_settings
 from orquestra.vram import NvmlProbe, VramReading
-from tests.fake_ollama import NoNvml
+from tests.fakes.ollama import NoNvml
 
 
 class _NVMLError(Exception):

@@ -12,7 +12,7 @@ from langchain_core.messages import ToolMessage
 from graph import Context, build_graph
 from orquestra.manager import ModelManager
 from orquestra.runtime import set_model_manager
-from tests.fake_ollama import FakeOllamaState, fake_model
+from tests.fakes.ollama import FakeOllamaState, fake_model
 from tests.graph_support import BRAIN, tool_call, user
 
 

@@ -1,0 +1,1 @@
+"""Stateful fakes of the services the runtime talks to (tests, benchmarks, notebooks)."""

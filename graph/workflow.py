@@ -13,7 +13,8 @@ then execute" is a visible path in Studio:
                                                                  └─ END
 
 The executor's code runs against checks taken from the request; when all its candidates
-fail, the brain rescues the step (`rescue`), with no extra swap on a hybrid task.
+fail, the brain rescues the step (`rescue`), with no extra swap on a hybrid task. Which
+node follows which is decided by the edge functions in `graph.edges`.
 """
 
 from __future__ import annotations
@@ -24,35 +25,26 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
+from graph.edges import (
+    after_brain_return,
+    after_brain_swap,
+    after_execute,
+    after_plan,
+    after_reflect,
+    after_rescue,
+    after_respond,
+    after_route,
+    unless_failed,
+)
 from nodes.context import Context
-from nodes.execute import after_execute, execute
+from nodes.execute import execute
 from nodes.plan import plan
-from nodes.reflect import after_reflect, reflect
-from nodes.rescue import after_rescue, rescue
-from nodes.respond import after_respond, respond, run_brain_tools
-from nodes.route import after_route, route
+from nodes.reflect import reflect
+from nodes.rescue import rescue
+from nodes.respond import respond, run_brain_tools
+from nodes.route import route
 from nodes.state import State
-from nodes.swap import make_swap_node, unless_failed
-
-
-def _after_brain_swap(state: State) -> str:
-    if state.get("error"):
-        return END
-    return "plan" if state.get("task_type") == "hybrid" else "respond"
-
-
-def _after_plan(state: State) -> str:
-    plan_ = state.get("plan") or {}
-    needs_code = any(step.get("needs_code") for step in plan_.get("steps", []))
-    return "swap_to_executor" if needs_code else "reflect"
-
-
-def _after_brain_return(state: State) -> str:
-    if state.get("error"):
-        return END
-    if state.get("pending_rescue"):
-        return "rescue"
-    return "reflect" if state.get("task_type") == "hybrid" else END
+from nodes.swap import make_swap_node
 
 
 def create_workflow() -> StateGraph[State, Context, State, State]:
@@ -71,14 +63,14 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
 
     workflow.add_edge(START, "route")
     workflow.add_conditional_edges("route", after_route, ["swap_to_brain", "swap_to_executor"])
-    workflow.add_conditional_edges("swap_to_brain", _after_brain_swap, ["respond", "plan", END])
+    workflow.add_conditional_edges("swap_to_brain", after_brain_swap, ["respond", "plan", END])
     workflow.add_conditional_edges("respond", after_respond, ["brain_tools", END])
     workflow.add_edge("brain_tools", "respond")
-    workflow.add_conditional_edges("plan", _after_plan, ["swap_to_executor", "reflect"])
+    workflow.add_conditional_edges("plan", after_plan, ["swap_to_executor", "reflect"])
     workflow.add_conditional_edges("swap_to_executor", unless_failed("execute"), ["execute", END])
     workflow.add_conditional_edges("execute", after_execute, ["swap_back_to_brain", END])
     workflow.add_conditional_edges(
-        "swap_back_to_brain", _after_brain_return, ["rescue", "reflect", END]
+        "swap_back_to_brain", after_brain_return, ["rescue", "reflect", END]
     )
     workflow.add_conditional_edges("rescue", after_rescue, ["reflect", END])
     workflow.add_conditional_edges("reflect", after_reflect, ["rescue", END])

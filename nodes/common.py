@@ -8,7 +8,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
-from langgraph.config import get_stream_writer
+from langgraph.config import get_config, get_stream_writer
 
 from nodes.context import Context
 from nodes.prompts import REWRITE_PROMPT
@@ -56,6 +56,29 @@ def emit(event: dict[str, Any]) -> None:
     except RuntimeError:  # called outside a graph run
         return
     writer(event)
+
+
+def current_node() -> str | None:
+    """The name the graph gave the node now running (None outside a graph run)."""
+    try:
+        metadata = get_config().get("metadata") or {}
+    except RuntimeError:  # called outside a graph run
+        return None
+    node = metadata.get("langgraph_node")
+    return None if node is None else str(node)
+
+
+def emit_thinking(role: str, **details: Any) -> None:
+    """Stream that `role`'s model is at work in this node, named as the graph names it."""
+    emit({"type": "thinking", "role": role, "node": current_node(), **details})
+
+
+def render_plan(plan: Mapping[str, Any]) -> str:
+    """The plan as numbered lines, code steps marked."""
+    return "\n".join(
+        f"{i}. {step['description']}" + (" [code]" if step["needs_code"] else "")
+        for i, step in enumerate(plan["steps"], 1)
+    )
 
 
 def swap_event_payload(event: SwapEvent) -> dict[str, Any]:

@@ -11,51 +11,21 @@ brain confirms it, `confirm_scripts`) go to the brain (`nodes.rescue`) when
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from nodes.answer import chosen_runs, code_answer, failed_steps, script_steps, unverified_steps
+from nodes.code_tasks import code_tasks, run_timeout
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context, context_of
-from nodes.solve import CodeTask, coder_messages, strategies, write_until_accepted
+from nodes.solve import coder_messages, strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
-from tools.spec import read_spec
 
 # How much of an earlier step's output a later step sees.
 EARLIER_OUTPUT_CHARS = 500
-# A function's checks call it on the request's examples, which are small: a run that takes
-# longer than this is stuck in a loop, not computing.
-FUNCTION_CHECK_TIMEOUT_S = 10.0
-
-
-def code_steps(state: State) -> list[int]:
-    """The steps that need code: the plan's (hybrid; numbered as in the plan) or step 1."""
-    plan = state.get("plan")
-    if state.get("task_type") == "hybrid" and plan:
-        return [index for index, step in enumerate(plan["steps"], 1) if step.get("needs_code")]
-    return [1]
-
-
-def code_tasks(state: State) -> list[CodeTask]:
-    """The code steps as tasks, each with the checks the request specifies."""
-    request = request_text(state)
-    spec = read_spec(request)
-    feedback = state.get("feedback") or ""
-    iteration = state.get("iteration", 0)
-    return [
-        CodeTask(step=step, request=request, spec=spec, feedback=feedback, iteration=iteration)
-        for step in code_steps(state)
-    ]
-
-
-def run_timeout(task: CodeTask, context: Context) -> float:
-    """Seconds one run may take: the context's limit, capped for checks of small examples."""
-    if task.kind == "function":
-        return min(context.execution_timeout_s, FUNCTION_CHECK_TIMEOUT_S)
-    return context.execution_timeout_s
 
 
 def _earlier_outputs(runs: list[dict[str, Any]]) -> str:
@@ -99,10 +69,3 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         language = detect_language(request_text(state))
         update["messages"] = [AIMessage(code_answer(runs, language, context.max_attempts))]
     return update
-
-
-def after_execute(state: State) -> Literal["swap_back_to_brain", "__end__"]:
-    """Back to the brain to reflect (hybrid) or to rescue failed steps; else the end."""
-    if state.get("task_type") == "hybrid" or state.get("pending_rescue"):
-        return "swap_back_to_brain"
-    return "__end__"

@@ -16,7 +16,15 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
-from nodes.common import emit, manager_for, request_language, request_text
+from nodes.common import (
+    current_node,
+    emit,
+    emit_thinking,
+    manager_for,
+    render_plan,
+    request_language,
+    request_text,
+)
 from nodes.context import Context, context_of
 from nodes.prompts import PLAN_SYSTEM
 from nodes.state import State
@@ -81,14 +89,6 @@ def plan_request(request: str, language: Language) -> str:
     return f"{request}\n\n({ANSWER_IN[language]} Goal and steps in that language.)"
 
 
-def render_plan(plan: dict[str, Any]) -> str:
-    """The plan as numbered lines, code steps marked."""
-    return "\n".join(
-        f"{i}. {step['description']}" + (" [code]" if step["needs_code"] else "")
-        for i, step in enumerate(plan["steps"], 1)
-    )
-
-
 async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Ask the brain for a structured plan; fall back to one code step if it cannot give one."""
     manager = await manager_for(context_of(runtime))
@@ -96,7 +96,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     language = request_language(state)
     notes: list[str] = []
     the_plan: dict[str, Any]
-    emit({"type": "thinking", "role": "brain", "node": "plan"})
+    emit_thinking("brain")
     async with manager.use("brain") as chat:
         try:
             structured = chat.with_structured_output(Plan)
@@ -113,5 +113,5 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # The executor comes next: read its weights while the graph reaches the swap.
         await manager.prefetch("executor")
     emit({"type": "plan", **the_plan})
-    message = AIMessage(f"Plan: {the_plan['goal']}\n{render_plan(the_plan)}", name="plan")
+    message = AIMessage(f"Plan: {the_plan['goal']}\n{render_plan(the_plan)}", name=current_node())
     return {"plan": the_plan, "messages": [message], "notes": notes}

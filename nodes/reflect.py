@@ -20,24 +20,23 @@ from pydantic import BaseModel, Field
 from nodes.answer import (
     asks_for_explanation,
     chosen_runs,
-    corrected_arithmetic,
     quoted_outputs,
     quotes_outputs,
-    ungrounded_numbers,
     verified,
-    without_numbers,
 )
 from nodes.common import (
     answer_in_language,
     emit,
+    emit_thinking,
     manager_for,
     message_text,
+    render_plan,
     request_language,
     request_text,
     tail,
 )
 from nodes.context import Context, context_of
-from nodes.plan import render_plan
+from nodes.grounding import corrected_arithmetic, ungrounded_numbers, without_numbers
 from nodes.prompts import (
     ANSWER_SYSTEM,
     EXPLAIN_PROMPT,
@@ -112,7 +111,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         answer_in=ANSWER_IN[language],
     ) + (EXPLAIN_PROMPT if explain else "")
     notes: list[str] = []
-    emit({"type": "thinking", "role": "brain", "node": "reflect"})
+    emit_thinking("brain")
     async with manager.use("brain") as chat:
         # A function whose every example passed is verified: a reviewer's impression does
         # not override the checks (measured: revisions replaced passing solutions).
@@ -170,8 +169,3 @@ async def _judge(chat: BaseChatModel, messages: list[AnyMessage], notes: list[st
         notes.append(f"the brain's reflection was not structured ({exc}); answered plainly")
         reply = await chat.ainvoke(messages)
         return Reflection(verdict="done", answer=message_text(reply))
-
-
-def after_reflect(state: State) -> Literal["rescue", "__end__"]:
-    """Revise (the brain rewrites the code) or finish: reflect leaves feedback only to revise."""
-    return "rescue" if state.get("feedback") else "__end__"

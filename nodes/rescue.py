@@ -21,15 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import chosen_runs, code_answer, same_result
+from nodes.answer import chosen_runs, code_answer
+from nodes.code_tasks import code_tasks, run_timeout
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context, context_of
-from nodes.execute import code_tasks, run_timeout
+from nodes.grounding import same_result
 from nodes.solve import CodeTask, coder_messages, rescue_strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
@@ -86,8 +87,3 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         every = [*executions, *runs]
         update["messages"] = [AIMessage(code_answer(every, language, context.max_attempts))]
     return update
-
-
-def after_rescue(state: State) -> Literal["reflect", "__end__"]:
-    """A hybrid task goes on to the reflection; the code path has its answer."""
-    return "reflect" if state.get("task_type") == "hybrid" else "__end__"

@@ -10,7 +10,13 @@ from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime, get_runtime
 
-from nodes.common import answer_in_language, emit, manager_for, message_text, request_language
+from nodes.common import (
+    answer_in_language,
+    emit_thinking,
+    manager_for,
+    message_text,
+    request_language,
+)
 from nodes.context import DEFAULT_EXECUTION_TIMEOUT_S, Context, context_of
 from nodes.prompts import BRAIN_SYSTEM
 from nodes.state import State
@@ -51,7 +57,7 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     messages = [SystemMessage(f"{BRAIN_SYSTEM} {ANSWER_IN[language]}"), *state.get("messages", [])]
     notes: list[str] = []
     model = manager.model_for("brain")  # the real model, whatever the context names
-    emit({"type": "thinking", "role": "brain", "node": "respond"})
+    emit_thinking("brain")
     async with manager.use("brain") as chat:
         answer: AIMessage | None = None
         if rounds < context.max_tool_rounds and model not in _NO_TOOLS:
@@ -78,9 +84,3 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 answer = AIMessage(rewritten, id=answer.id)
     used_tools = 1 if answer.tool_calls else 0
     return {"messages": [answer], "tool_rounds": rounds + used_tools, "notes": notes}
-
-
-def after_respond(state: State) -> str:
-    """Run the tools the brain asked for, or finish."""
-    last = state["messages"][-1]
-    return "brain_tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"

@@ -93,8 +93,3 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "executions": [RESET],
         "swaps": [RESET],
     }
-
-
-def after_route(state: State) -> str:
-    """Brain paths (conversation, planning, hybrid) or the executor's code path."""
-    return "swap_to_executor" if state.get("task_type") == "code" else "swap_to_brain"

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from nodes.common import emit, message_text, tail
+from nodes.common import emit, emit_thinking, message_text, tail
 from nodes.prompts import (
     DEBUG_PROMPT,
     EXECUTOR_FUNCTION_SYSTEM,
@@ -155,8 +155,7 @@ async def _candidate(
 ) -> tuple[Any, dict[str, Any], CheckedRun]:
     """One candidate: ask `chat`, extract the code, run it against the checks."""
     model = sampled(chat, SAMPLE_TEMPERATURE if strategy == "sample" else 0.0, seed)
-    node = "execute" if by == "executor" else "rescue"
-    emit({"type": "thinking", "role": by, "node": node, "attempt": attempt})
+    emit_thinking(by, attempt=attempt)
     started = time.perf_counter()
     reply = await model.ainvoke(list(conversation))
     model_s = time.perf_counter() - started

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -53,16 +52,6 @@ class SwapNode:
                     "messages": [AIMessage(f"I could not run the {self.role} model: {exc}")],
                 }
         return {"swaps": events}
-
-
-def unless_failed(next_node: str) -> Callable[[State], str]:
-    """Edge function: go to `next_node`, or end when the swap stopped the run."""
-
-    def route(state: State) -> str:
-        return "__end__" if state.get("error") else next_node
-
-    route.__name__ = f"to_{next_node}_unless_failed"
-    return route
 
 
 def make_swap_node(role: Role) -> SwapNode:

@@ -17,7 +17,6 @@ from nodes.answer import (
     without_numbers,
 )
 from nodes.plan import tidy_plan
-from orquestra.language import detect_language
 
 
 def run(step: int, attempt: int, stdout: str, accepted: bool, **extra: Any) -> dict[str, Any]:
@@ -69,26 +68,6 @@ def test_the_code_answer_leads_with_the_result_in_the_request_language() -> None
 def test_outputs_are_quoted_only_for_accepted_runs() -> None:
     assert "639" in quoted_outputs([run(1, 1, "639\n", True)], "en")
     assert quoted_outputs([run(1, 1, "boom", False)], "en") == ""
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ("Planeje e execute: gere os 20 primeiros números primos e calcule a soma deles", "pt"),
-        ("Crie um script Python que soma os números de 1 a 10", "pt"),
-        ("Quanto é 2 elevado a 100? Calcule.", "pt"),
-        ("How many prime numbers are there below 10000? Compute it.", "en"),
-        (
-            "Complete esta função:\n```python\ndef f(x):\n    '''Return the double of x.'''\n```",
-            "pt",
-        ),
-        ("Complete the following Python function:\n```python\ndef f(x): ...\n```", "en"),
-        ("Escribe una función que calcule el factorial de un número", "es"),
-        ("", "en"),
-    ],
-)
-def test_the_language_of_the_prose_not_the_code(text: str, language: str) -> None:
-    assert detect_language(text) == language
 
 
 def test_plans_lose_busywork_and_repeats_and_code_steps_become_one_script() -> None:

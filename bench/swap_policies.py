@@ -52,10 +52,10 @@ from swap_simulation import (
     workload,
 )
 
-from orquestra.scheduler import prefetcher as prefetcher_module
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.manager import ModelManager
+from orquestra.scheduler import prefetcher as prefetcher_module
 from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeNvml, FakeOllamaState
 

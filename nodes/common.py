@@ -8,10 +8,10 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
-from langgraph.config import get_config, get_stream_writer
 
 from nodes.context import Context
 from nodes.prompts import REWRITE_PROMPT
+from nodes.stream import SwapDoneEvent, emit, swap_done
 from orquestra.events import SwapEvent
 from orquestra.language import NAMES, Language, detect_language, language_scores
 from orquestra.manager import ModelManager
@@ -49,30 +49,6 @@ def message_text(message: BaseMessage) -> str:
     return str(message.text)
 
 
-def emit(event: dict[str, Any]) -> None:
-    """Send an event on the custom stream (a no-op outside a streaming run)."""
-    try:
-        writer = get_stream_writer()
-    except RuntimeError:  # called outside a graph run
-        return
-    writer(event)
-
-
-def current_node() -> str | None:
-    """The name the graph gave the node now running (None outside a graph run)."""
-    try:
-        metadata = get_config().get("metadata") or {}
-    except RuntimeError:  # called outside a graph run
-        return None
-    node = metadata.get("langgraph_node")
-    return None if node is None else str(node)
-
-
-def emit_thinking(role: str, **details: Any) -> None:
-    """Stream that `role`'s model is at work in this node, named as the graph names it."""
-    emit({"type": "thinking", "role": role, "node": current_node(), **details})
-
-
 def render_plan(plan: Mapping[str, Any]) -> str:
     """The plan as numbered lines, code steps marked."""
     return "\n".join(
@@ -81,18 +57,13 @@ def render_plan(plan: Mapping[str, Any]) -> str:
     )
 
 
-def swap_event_payload(event: SwapEvent) -> dict[str, Any]:
-    """A swap event as streamed and stored in the state."""
-    return {"type": "swap", "message": event.describe(), **event.as_dict()}
-
-
 @asynccontextmanager
-async def recording_swaps(manager: ModelManager) -> AsyncIterator[list[dict[str, Any]]]:
+async def recording_swaps(manager: ModelManager) -> AsyncIterator[list[SwapDoneEvent]]:
     """Collect (and stream) the swap events that happen inside the block."""
-    recorded: list[dict[str, Any]] = []
+    recorded: list[SwapDoneEvent] = []
 
     def listener(event: SwapEvent) -> None:
-        payload = swap_event_payload(event)
+        payload = swap_done(event)
         recorded.append(payload)
         emit(payload)
 

@@ -17,9 +17,6 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from nodes.common import (
-    current_node,
-    emit,
-    emit_thinking,
     manager_for,
     render_plan,
     request_language,
@@ -28,6 +25,7 @@ from nodes.common import (
 from nodes.context import Context, context_of
 from nodes.prompts import PLAN_SYSTEM
 from nodes.state import State
+from nodes.stream import PlanEvent, current_node, emit, emit_thinking
 from orquestra.language import ANSWER_IN, Language
 
 MAX_PLAN_STEPS = 6
@@ -112,6 +110,6 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if any(step["needs_code"] for step in the_plan["steps"]):
         # The executor comes next: read its weights while the graph reaches the swap.
         await manager.prefetch("executor")
-    emit({"type": "plan", **the_plan})
+    emit(PlanEvent(type="plan", goal=the_plan["goal"], steps=the_plan["steps"]))
     message = AIMessage(f"Plan: {the_plan['goal']}\n{render_plan(the_plan)}", name=current_node())
     return {"plan": the_plan, "messages": [message], "notes": notes}

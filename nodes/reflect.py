@@ -26,8 +26,6 @@ from nodes.answer import (
 )
 from nodes.common import (
     answer_in_language,
-    emit,
-    emit_thinking,
     manager_for,
     message_text,
     render_plan,
@@ -45,6 +43,7 @@ from nodes.prompts import (
     REFLECT_SYSTEM,
 )
 from nodes.state import State
+from nodes.stream import ReflectEvent, emit, emit_thinking
 from orquestra.language import ANSWER_IN
 
 # How much of each counted run the brain sees.
@@ -123,7 +122,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             messages = [SystemMessage(ANSWER_SYSTEM), HumanMessage(prompt)]
             reply = await chat.ainvoke(messages)
             verdict = Reflection(verdict="done", answer=message_text(reply))
-        emit({"type": "reflect", "verdict": verdict.verdict, "iteration": iteration})
+        emit(ReflectEvent(type="reflect", verdict=verdict.verdict, iteration=iteration))
         if verdict.verdict == "revise":
             return {
                 "feedback": verdict.revision or verdict.answer,

@@ -12,7 +12,6 @@ from langgraph.runtime import Runtime, get_runtime
 
 from nodes.common import (
     answer_in_language,
-    emit_thinking,
     manager_for,
     message_text,
     request_language,
@@ -20,6 +19,7 @@ from nodes.common import (
 from nodes.context import DEFAULT_EXECUTION_TIMEOUT_S, Context, context_of
 from nodes.prompts import BRAIN_SYSTEM
 from nodes.state import State
+from nodes.stream import emit_thinking
 from orquestra.errors import is_tools_unsupported
 from orquestra.language import ANSWER_IN
 from tools.code_tool import make_python_tool

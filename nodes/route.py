@@ -6,9 +6,10 @@ from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
-from nodes.common import emit, manager_for, request_text
+from nodes.common import manager_for, request_text
 from nodes.context import Context, context_of
 from nodes.state import RESET, State
+from nodes.stream import RouteEvent, emit
 from orquestra.errors import RequestTooLongError
 from orquestra.language import detect_language
 from orquestra.router import (
@@ -79,7 +80,16 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # The executor will be needed (after the plan, for hybrid tasks): start reading its
         # weights now, so the read overlaps with planning and with unloading the brain.
         await manager.prefetch("executor")
-    emit({"type": "route", **route_info})
+    emit(
+        RouteEvent(
+            type="route",
+            task_type=decision.task_type,
+            role=decision.role,
+            confidence=decision.confidence,
+            reasons=list(decision.reasons),
+            source=decision.source,
+        )
+    )
     return {
         "task_type": decision.task_type,
         "route": route_info,

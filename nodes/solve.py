@@ -20,13 +20,14 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
-from nodes.common import emit, emit_thinking, message_text, tail
+from nodes.common import message_text, tail
 from nodes.prompts import (
     DEBUG_PROMPT,
     EXECUTOR_FUNCTION_SYSTEM,
     EXECUTOR_STEP,
     EXECUTOR_SYSTEM,
 )
+from nodes.stream import CodeRunEvent, emit, emit_thinking
 from tools.checks import CheckedRun, CheckTally, arun_checked
 from tools.extract import extract_code
 from tools.sandbox import ExecutionResult
@@ -224,16 +225,16 @@ def _seed(index: int) -> int:
     return SAMPLE_SEED_BASE + index
 
 
-def _event(run: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "code_run",
-        "step": run["step"],
-        "attempt": run["attempt"],
-        "by": run["by"],
-        "exit_code": run["exit_code"],
-        "timed_out": run["timed_out"],
-        "accepted": run["accepted"],
-        "checks": run["checks"],
-        "stdout": tail(run["stdout"], 500),
-        "stderr": tail(run["stderr"], 500),
-    }
+def _event(run: dict[str, Any]) -> CodeRunEvent:
+    return CodeRunEvent(
+        type="code_run",
+        step=run["step"],
+        attempt=run["attempt"],
+        by=run["by"],
+        exit_code=run["exit_code"],
+        timed_out=run["timed_out"],
+        accepted=run["accepted"],
+        checks=run["checks"],
+        stdout=tail(run["stdout"], 500),
+        stderr=tail(run["stderr"], 500),
+    )

@@ -7,9 +7,10 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.common import emit, manager_for, recording_swaps
+from nodes.common import manager_for, recording_swaps
 from nodes.context import Context, context_of
 from nodes.state import State
+from nodes.stream import ErrorEvent, SwapStartEvent, emit
 from orquestra.errors import ModelNotFoundError, ModelTooLargeError, OutOfMemoryError, PolicyError
 from orquestra.settings import Role
 
@@ -31,21 +32,17 @@ class SwapNode:
         status = manager.get_status()
         if not status[f"{self.role}_loaded"]:
             current = status["current_role"]
+            message = f"swapping {current} → {self.role} …" if current else f"loading {self.role} …"
             emit(
-                {
-                    "type": "swap_start",
-                    "to_role": self.role,
-                    "from_role": status["current_role"],
-                    "message": f"swapping {current} → {self.role} …"
-                    if current
-                    else f"loading {self.role} …",
-                }
+                SwapStartEvent(
+                    type="swap_start", to_role=self.role, from_role=current, message=message
+                )
             )
         async with recording_swaps(manager) as events:
             try:
                 await manager.ensure(self.role)
             except SETTLED_ERRORS as exc:
-                emit({"type": "error", "message": str(exc)})
+                emit(ErrorEvent(type="error", message=str(exc)))
                 return {
                     "swaps": events,
                     "error": str(exc),

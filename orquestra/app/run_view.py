@@ -23,6 +23,8 @@ from rich.panel import Panel
 from rich.spinner import Spinner
 from rich.text import Text
 
+from nodes.stream import CodeRunEvent, PlanEvent, StreamEvent
+
 # Lines of streamed text the live area shows (the latest ones).
 LIVE_LINES = 14
 # Control characters other than newline and tab, and escape sequences, shown visibly.
@@ -95,7 +97,7 @@ def _partial(node: str, data: dict[str, Any]) -> RenderableType:
     return Text(visible("\n".join(answer.splitlines()[-LIVE_LINES:])) or "…")
 
 
-def render_plan(event: dict[str, Any]) -> Panel:
+def render_plan(event: PlanEvent) -> Panel:
     """The plan as a panel of numbered steps, code steps marked."""
     steps = "\n".join(
         f"{i}. {s['description']}" + (" [code]" if s["needs_code"] else "")
@@ -104,20 +106,20 @@ def render_plan(event: dict[str, Any]) -> Panel:
     return Panel(Text(visible(steps)), title=Text(visible(f"plan: {event['goal']}")))
 
 
-def render_code_run(event: dict[str, Any]) -> Panel:
+def render_code_run(event: CodeRunEvent) -> Panel:
     """One code run: who wrote it, exit code, checks, and its output as plain text."""
-    accepted = event.get("accepted", event["exit_code"] == 0)
-    checks = event.get("checks") or {}
+    accepted = event["accepted"]
+    checks = event["checks"] or {}
     verdict = "accepted" if accepted else "rejected"
-    if checks.get("total") and event.get("exit_code") is not None:
+    if checks.get("total") and event["exit_code"] is not None:
         verdict += f", checks {checks.get('passed', 0)}/{checks['total']}"
-    who = f"{event.get('by', 'executor')}, " if event.get("by") else ""
+    who = f"{event['by']}, " if event["by"] else ""
     title = (
         f"step {event['step']}, attempt {event['attempt']} ({who}exit {event['exit_code']}"
-        + (", timed out" if event.get("timed_out") else "")
+        + (", timed out" if event["timed_out"] else "")
         + f"): {verdict}"
     )
-    body = event.get("stdout") or event.get("stderr") or "(no output)"
+    body = event["stdout"] or event["stderr"] or "(no output)"
     return Panel(
         Text(visible(str(body).rstrip())),
         border_style="green" if accepted else "red",
@@ -174,19 +176,18 @@ class RunView:
         self.current.text += text
         self.current.tokens += 1
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: StreamEvent) -> None:
         """A custom event from a node (route, swap, thinking, plan, code_run, ...)."""
-        kind = event.get("type")
-        if kind == "route":
+        if event["type"] == "route":
             self.print(
                 Text(
                     f"route {event['task_type']} → {event['role']} (confidence "
                     f"{event['confidence']:.2f}: {', '.join(event['reasons'][:3])})"
                 )
             )
-        elif kind == "swap_start":
-            self.waiting(str(event["message"]))
-        elif kind == "swap":
+        elif event["type"] == "swap_start":
+            self.waiting(event["message"])
+        elif event["type"] == "swap":
             self._show(None)
             self.print(
                 Text(
@@ -195,21 +196,21 @@ class RunView:
                     style="cyan",
                 )
             )
-        elif kind == "thinking":
-            self.role = str(event.get("role", "brain"))
-            doing = DOING.get(str(event.get("node")), "thinking")
+        elif event["type"] == "thinking":
+            self.role = event["role"]
+            doing = DOING.get(event["node"] or "", "thinking")
             attempt = f", candidate {event['attempt']}" if event.get("attempt") else ""
             self.waiting(f"{self.role} is reading its prompt ({doing}{attempt})")
-        elif kind == "plan":
+        elif event["type"] == "plan":
             self._show(None)
             self.print(render_plan(event))
-        elif kind == "code_run":
+        elif event["type"] == "code_run":
             self._show(None)
             self.print(render_code_run(event))
-        elif kind == "reflect" and event.get("verdict") == "revise":
+        elif event["type"] == "reflect" and event["verdict"] == "revise":
             self._show(None)
             self.print(Text("reflect: the brain asked for a revision", style="yellow"))
-        elif kind == "error":
+        elif event["type"] == "error":
             self._show(None)
             self.print(Text(visible(f"error: {event['message']}"), style="red"))
 

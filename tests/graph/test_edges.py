@@ -157,10 +157,15 @@ def _exempt(tree: ast.AST) -> set[int]:
 
     A bare string statement is a docstring (of a module, class, function or attribute); a
     state key is a field of `State` as a dict key, a subscript or `.get`'s key; an event
-    type is the value of a dict literal's "type" key.
+    type is the value of a dict literal's "type" key, of a `type=` keyword (a typed stream
+    event built), or the `Literal` of a `type` field (the event declared).
     """
     exempt: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            exempt.update(id(k.value) for k in node.keywords if k.arg == "type")
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "type":
+            exempt.update(id(c) for c in ast.walk(node.annotation) if isinstance(c, ast.Constant))
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             exempt.add(id(node.value))
         elif isinstance(node, ast.Dict):
@@ -211,10 +216,21 @@ def after(state) -> Literal["rescue", "__end__"]:
 def node(state):
     emit({"type": "plan", "node": "plan"})
     x = state["route"]
+    emit(PlanEvent(type="plan", goal="route"))
     return {"plan": None, "route": {}}
+class RouteEvent(TypedDict):
+    type: Literal["route"]
+    next: Literal["route"]
 '''
     found = named_nodes(source, names)
-    assert found == [(4, "__end__"), (4, "rescue"), (6, "rescue"), (8, "plan")]
+    assert found == [
+        (4, "__end__"),
+        (4, "rescue"),
+        (6, "rescue"),
+        (8, "plan"),
+        (10, "route"),
+        (14, "route"),
+    ]
 
 
 def test_no_node_module_names_a_node() -> None:

@@ -35,11 +35,11 @@ async def test_a_model_without_tools_is_remembered_by_its_own_name(
     make_manager,  # type: ignore[no-untyped-def]
     state: FakeOllamaState,
 ) -> None:
-    state.models["plain-brain:latest"] = fake_model(
-        "plain-brain", 7.0, capabilities=("completion",)
+    state.models["toolless-brain:latest"] = fake_model(
+        "toolless-brain", 7.0, capabilities=("completion",)
     )
-    set_model_manager(make_manager(brain_model="plain-brain"))
-    state.script("plain-brain", "Resposta sem ferramentas.")
+    set_model_manager(make_manager(brain_model="toolless-brain"))
+    state.script("toolless-brain", "Resposta sem ferramentas.")
     first = await build_graph().ainvoke(user("Olá!"), context=Context())  # names no model
     assert any("does not support tools" in n for n in first["notes"])
 

@@ -21,7 +21,7 @@ from langgraph_sdk import get_client
 
 from tests.fakes.ollama import FakeOllama, FakeOllamaState, default_models, demo_reply
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 90.0
 
 

@@ -19,6 +19,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from nodes.stream import CodeRunEvent
 from orquestra.app.cli import app
 from orquestra.app.run_view import RunView, render_code_run
 from orquestra.backends.embedded import llama_available
@@ -235,7 +236,20 @@ def test_program_output_is_text_with_escape_sequences_made_visible() -> None:
     console = Console(record=True, width=120, force_terminal=True)
     hostile = "[/] [bold]fake[/bold] \x1b]0;pwned\x07\x1b[2J\x1b[32mall tests passed\x1b[0m"
     console.print(
-        render_code_run({"step": 1, "attempt": 1, "exit_code": 0, "stdout": hostile, "stderr": ""})
+        render_code_run(
+            CodeRunEvent(
+                type="code_run",
+                step=1,
+                attempt=1,
+                by="executor",
+                exit_code=0,
+                timed_out=False,
+                accepted=True,
+                checks={},
+                stdout=hostile,
+                stderr="",
+            )
+        )
     )
     shown = console.export_text()
     assert "[/] [bold]fake[/bold]" in shown

@@ -13,7 +13,7 @@ from orquestra.router import ASK_MODEL_BELOW, IntelligentRouter
 from tests.fakes.ollama import FakeOllama, FakeOllamaState
 from tests.routing_cases import BRAIN, EXECUTOR, HYBRID
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing" / "dev.jsonl"
+DEV = Path(__file__).resolve().parents[3] / "shared" / "data" / "routing" / "dev.jsonl"
 router = IntelligentRouter()
 
 

@@ -95,7 +95,7 @@ def test_every_setting_is_documented_in_the_readme_table() -> None:
 
     from orquestra.settings import Settings
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = []
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias

@@ -16,6 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from orquestra.backends.base import loaded_by_name
 from orquestra.backends.embedded import llama_available
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.embedded import assets
@@ -32,7 +33,7 @@ async def list_models() -> list[tuple[str, str, str, str, str]]:
     rows: list[tuple[str, str, str, str, str]] = []
     try:
         pulled = await backend.pulled()
-        loaded = {backend.canonical(m.name) for m in await backend.loaded()}
+        loaded = set(await loaded_by_name(backend))
         for name, size in pulled.items():
             rows.append(
                 (

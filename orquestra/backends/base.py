@@ -94,3 +94,8 @@ class ModelBackend(Protocol):
     async def aclose(self) -> None:
         """Release the backend's connections."""
         ...
+
+
+async def loaded_by_name(backend: ModelBackend) -> dict[str, LoadedModel]:
+    """What `backend` holds now, by canonical name (the one way loaded models are named)."""
+    return {backend.canonical(m.name): m for m in await backend.loaded()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from orquestra.backends.base import LoadedModel, ModelBackend
+from orquestra.backends.base import LoadedModel, ModelBackend, loaded_by_name
 from orquestra.policy.decision import Resident
 from orquestra.settings import ROLES, Role
 
@@ -24,8 +24,7 @@ class Residency:
 
     async def refresh(self) -> dict[str, LoadedModel]:
         """Read what the server holds now."""
-        found = await self._backend.loaded()
-        self.loaded = {self._backend.canonical(m.name): m for m in found}
+        self.loaded = await loaded_by_name(self._backend)
         self.stopping &= self.loaded.keys()
         return dict(self.loaded)
 

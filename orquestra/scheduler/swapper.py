@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from orquestra.backends.base import LoadedModel, ModelBackend
+from orquestra.backends.base import LoadedModel, ModelBackend, loaded_by_name
 from orquestra.errors import ModelTooLargeError, OutOfMemoryError
 from orquestra.events import SwapEvent
 from orquestra.ledger import FootprintLedger
@@ -156,9 +156,7 @@ class Swapper:
                     load_s = await self._load(action.model, action.role)
                 except OutOfMemoryError:
                     # Like Ollama's own scheduler: evict everything not in use, retry once.
-                    current = {
-                        self.backend.canonical(m.name): m for m in await self.backend.loaded()
-                    }
+                    current = await loaded_by_name(self.backend)
                     extra = tuple(m for m in current if m not in leased and m != action.model)
                     if not extra:
                         raise
@@ -197,7 +195,7 @@ class Swapper:
 
     async def _measure(self, model: str, role: Role) -> tuple[LoadedModel, dict[str, LoadedModel]]:
         """Record the loaded model's real size; refuse it if it is not 100 % on the GPU."""
-        loaded = {self.backend.canonical(m.name): m for m in await self.backend.loaded()}
+        loaded = await loaded_by_name(self.backend)
         measured = loaded.get(model)
         if measured is None:
             # The server forgot it already (e.g. keep_alive 0); nothing to measure.

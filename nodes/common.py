@@ -14,8 +14,8 @@ from nodes.prompts import REWRITE_PROMPT
 from nodes.stream import SwapDoneEvent, emit, swap_done
 from orquestra.events import SwapEvent
 from orquestra.language import NAMES, Language, detect_language, language_scores
-from orquestra.manager import ModelManager
 from orquestra.runtime import amanager_for
+from orquestra.service import ModelService
 
 # How much of stdout/stderr a prompt or a stream event carries.
 OUTPUT_TAIL_CHARS = 2000
@@ -23,7 +23,7 @@ OUTPUT_TAIL_CHARS = 2000
 LANGUAGE_EVIDENCE = 4.0
 
 
-async def manager_for(context: Context) -> ModelManager:
+async def manager_for(context: Context) -> ModelService:
     """The model manager serving this run's models and policy."""
     return await amanager_for(context.brain_model, context.executor_model, context.swap_policy)
 
@@ -58,7 +58,7 @@ def render_plan(plan: Mapping[str, Any]) -> str:
 
 
 @asynccontextmanager
-async def recording_swaps(manager: ModelManager) -> AsyncIterator[list[SwapDoneEvent]]:
+async def recording_swaps(manager: ModelService) -> AsyncIterator[list[SwapDoneEvent]]:
     """Collect (and stream) the swap events that happen inside the block."""
     recorded: list[SwapDoneEvent] = []
 

@@ -65,7 +65,7 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     else:
         decision = ROUTER.classify(text)
     if decision.confidence < ASK_MODEL_BELOW and text.strip():
-        resident = manager.get_status()["current_role"]
+        resident = (await manager.astatus())["current_role"]
         if resident is not None:
             async with manager.use(resident) as chat:
                 decision = await ROUTER.aclassify(text, chat)

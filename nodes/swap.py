@@ -29,7 +29,7 @@ class SwapNode:
     async def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         """Ensure the role's model, streaming the swap and recording it in the state."""
         manager = await manager_for(context_of(runtime))
-        status = manager.get_status()
+        status = await manager.astatus()
         if not status[f"{self.role}_loaded"]:
             current = status["current_role"]
             message = f"swapping {current} → {self.role} …" if current else f"loading {self.role} …"

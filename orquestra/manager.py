@@ -1,12 +1,10 @@
 """ModelManager: leases on the brain and the executor, one swap at a time, the home model.
 
-A facade over the scheduler. Callers ask for a role (`ensure`, `use`); the request
-queues in a `LeaseQueue`, which grants what `orquestra.policy.admission` admits (same-model
-work batched, the other role never starved) and names the swap the oldest waiter needs.
-The manager plans that swap with `orquestra.policy.decision.decide` and hands the plan to
-the `Swapper`, which carries it out. No swap ever evicts a model while a lease on it is
-held, and swaps never overlap. When nothing runs, the home model comes back after
-`ORQUESTRA_HOME_AFTER_S`.
+A facade over the scheduler. A request for a role queues in a `LeaseQueue`, which grants
+what `orquestra.policy.admission` admits (same-model work batched, no role starved) and
+names the swap the oldest waiter needs; `orquestra.policy.decision.decide` plans it and
+the `Swapper` carries it out. No swap evicts a leased model; swaps never overlap; when
+idle, the home model comes back after `ORQUESTRA_HOME_AFTER_S`.
 """
 
 from __future__ import annotations
@@ -285,6 +283,10 @@ class ModelManager:
     def get_status(self) -> dict[str, Any]:
         """`status()` as plain data (the founding design's keys, and more)."""
         return self.status().as_dict()
+
+    async def astatus(self) -> dict[str, Any]:
+        """`get_status()`, awaitable like a remote scheduler's."""
+        return self.get_status()
 
     async def aclose(self) -> None:
         """Stop background work and close the backend's connections."""

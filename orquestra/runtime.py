@@ -10,11 +10,19 @@ from orquestra.backends.base import ModelBackend
 from orquestra.backends.embedded import EmbeddedBackend, llama_available
 from orquestra.backends.ollama import OllamaBackend, server_version
 from orquestra.embedded import assets
-from orquestra.errors import BackendUnavailableError, ManagerBusyError, ModelNotFoundError
+from orquestra.errors import (
+    BackendUnavailableError,
+    ManagerBusyError,
+    ModelNotFoundError,
+    PolicyError,
+)
 from orquestra.manager import ModelManager
+from orquestra.server.autostart import find_or_start
+from orquestra.server.client import RemoteManager
+from orquestra.service import ModelService
 from orquestra.settings import Role, Settings, load_settings
 
-_MANAGER: ModelManager | None = None
+_MANAGER: ModelService | None = None
 # Replaced managers being closed in the background (kept so their tasks are not collected).
 _RETIRING: set[asyncio.Task[None]] = set()
 
@@ -98,15 +106,28 @@ def build_model_manager(settings: Settings | None = None, **overrides: Any) -> M
     return ModelManager(settings, backend, budget_source=source)
 
 
-def get_model_manager() -> ModelManager:
+def build_model_service(settings: Settings | None = None) -> ModelService:
+    """The manager this process should use: the GPU's `orquestra serve`, else its own.
+
+    See `orquestra.server.autostart.find_or_start` for how the scheduler is found or
+    started; `ORQUESTRA_URL=none` keeps the in-process manager.
+    """
+    settings = settings or load_settings()
+    url = find_or_start(settings)
+    if url is None:
+        return build_model_manager(settings)
+    return RemoteManager.connect(url, settings)
+
+
+def get_model_manager() -> ModelService:
     """Return the process-wide manager, built from the environment on first use."""
     global _MANAGER
     if _MANAGER is None:
-        _MANAGER = build_model_manager()
+        _MANAGER = build_model_service()
     return _MANAGER
 
 
-def set_model_manager(manager: ModelManager | None) -> None:
+def set_model_manager(manager: ModelService | None) -> None:
     """Replace the process-wide manager (e.g. one built with custom settings, or None).
 
     The replaced manager is closed (its backend's connections and, for the embedded
@@ -119,7 +140,7 @@ def set_model_manager(manager: ModelManager | None) -> None:
         _retire(old)
 
 
-def _retire(manager: ModelManager) -> None:
+def _retire(manager: ModelService) -> None:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -137,14 +158,16 @@ async def amanager_for(
     swap_policy: str,
     *,
     wait_s: float = RECONFIGURE_WAIT_S,
-) -> ModelManager:
+) -> ModelService:
     """The process-wide manager, reconfigured if a run asks for other models or another policy.
 
     One GPU has one manager: a run whose context names other models waits until no run
     holds or waits for a model of the current manager (at most `wait_s`, then a clear
     `ManagerBusyError`), closes it and installs one for its models, which adopts whatever
     the server already holds. Never two managers deciding for one GPU. Built in a worker
-    thread, since reading settings touches `.env` and graph nodes must not block.
+    thread, since reading settings touches `.env` and graph nodes must not block. Through
+    `orquestra serve`, the scheduler's models and policy rule: a run naming other models
+    is refused with the fix.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
@@ -152,6 +175,18 @@ async def amanager_for(
         current = _MANAGER
         if current is None:
             current = await asyncio.to_thread(get_model_manager)
+        if isinstance(current, RemoteManager):
+            if not current.serves(brain_model, executor_model):
+                raise PolicyError(
+                    f"This run asks for brain={brain_model or '-'}, executor="
+                    f"{executor_model or '-'}, but orquestra serve at {current.url} schedules "
+                    f"brain={current.model_for('brain')}, executor="
+                    f"{current.model_for('executor')}. Start it with DEFAULT_MODEL / "
+                    "EXECUTOR_MODEL naming these models, or set ORQUESTRA_URL=none."
+                )
+            return current
+        if not isinstance(current, ModelManager):
+            return current  # a service of the caller's own decides its models
         # Empty names mean "the models the manager was configured with".
         wanted = (
             current.backend.canonical(brain_model) if brain_model else current.model_for("brain"),

@@ -1,8 +1,7 @@
 """Settings: environment variables, `.env` and keyword overrides, validated once.
 
-Every field has a single environment variable (named in `validation_alias`), so an
-error can always name the variable to fix. Keyword overrides use the field names
-(`load_settings(brain_model="qwen2.5:14b")`).
+Every field has one environment variable (in `validation_alias`), so an error names the
+variable to fix. Overrides use the field names (`load_settings(brain_model="qwen2.5:14b")`).
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ from typing import Any, Literal, get_args
 
 import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from orquestra.errors import SettingsError
+from orquestra.serve_settings import ServeFields
 
 Role = Literal["brain", "executor"]
 ROLES: tuple[Role, ...] = ("brain", "executor")
@@ -50,7 +50,7 @@ _GO_DURATION = re.compile(r"^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-class Settings(BaseSettings):
+class Settings(ServeFields):
     """Orquestra's configuration; each field says which variable sets it."""
 
     model_config = SettingsConfigDict(

@@ -32,7 +32,10 @@ from nodes.context import Context
 from nodes.state import State
 from orquestra.app.cli_support import Shell, guarded, read_request, run_async
 from orquestra.app.run_view import RunView, state_json
-from orquestra.runtime import build_model_manager, set_model_manager
+from orquestra.manager import ModelManager
+from orquestra.runtime import build_model_manager, build_model_service, set_model_manager
+from orquestra.server.client import fetch_status, scheduler_answers
+from orquestra.settings import load_settings
 
 app = typer.Typer(
     name="orquestra",
@@ -60,9 +63,10 @@ def options(
 async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[str, Any]:
     from langchain_core.messages import AIMessageChunk, HumanMessage
 
-    manager = await asyncio.to_thread(build_model_manager, **overrides)
+    settings = await asyncio.to_thread(load_settings, **overrides)
+    manager = await asyncio.to_thread(build_model_service, settings)
     set_model_manager(manager)
-    if manager.backend.name == "embedded" and not as_json:
+    if isinstance(manager, ModelManager) and manager.backend.name == "embedded" and not as_json:
         from orquestra.app.models_cmd import fetch_embedded
 
         # A first run fetches the models (1.5 GiB, once): show it, not a silent minute.
@@ -138,7 +142,11 @@ def status(
     """The model manager's status: what is resident, VRAM, budget, policy, swaps."""
 
     async def read() -> dict[str, Any]:
-        manager = await asyncio.to_thread(build_model_manager)
+        settings = await asyncio.to_thread(load_settings)
+        url = settings.scheduler_url
+        if not settings.in_process and await asyncio.to_thread(scheduler_answers, url, 1.0):
+            return await asyncio.to_thread(fetch_status, url)  # the one shared state
+        manager = await asyncio.to_thread(build_model_manager, settings)
         try:
             await manager.refresh()
             return manager.get_status()
@@ -154,6 +162,18 @@ def status(
         if key != "last_swap":
             table.add_row(key, escape(str(value)))
     console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Schedule every client's requests for this GPU (Ollama's API, one lease each)."""
+    from orquestra.server.app import run_scheduler
+
+    settings = guarded(load_settings)
+    guarded(lambda: run_scheduler(settings, host=host, port=port))
 
 
 @app.command()

@@ -24,8 +24,9 @@ from graph.workflow import build_graph
 from nodes.context import Context
 from nodes.state import State
 from orquestra.errors import OrquestraError
-from orquestra.manager import ModelManager
-from orquestra.runtime import build_model_manager, get_model_manager, set_model_manager
+from orquestra.runtime import build_model_service, get_model_manager, set_model_manager
+from orquestra.service import ModelService
+from orquestra.settings import load_settings
 
 # Settings that belong to a run's context rather than to the model manager.
 CONTEXT_FIELDS = (
@@ -42,7 +43,7 @@ class SmartCommander:
 
     def __init__(
         self,
-        manager: ModelManager,
+        manager: ModelService,
         *,
         checkpointer: BaseCheckpointSaver[Any] | None = None,
         thread_id: str | None = None,
@@ -51,8 +52,8 @@ class SmartCommander:
         set_model_manager(manager)  # the graph's nodes use the process-wide manager
         self.graph = build_graph(checkpointer or InMemorySaver())
         self.context = Context(
-            brain_model=manager.settings.brain_model,
-            executor_model=manager.settings.executor_model,
+            brain_model=manager.model_for("brain"),
+            executor_model=manager.model_for("executor"),
             swap_policy=manager.settings.swap_policy,
             **context,
         )
@@ -61,7 +62,7 @@ class SmartCommander:
         self.last_error: str | None = None
 
     @property
-    def manager(self) -> ModelManager:
+    def manager(self) -> ModelService:
         """The process-wide manager (a run naming other models may have replaced it)."""
         return get_model_manager()
 
@@ -106,7 +107,7 @@ def create_smart_commander(
     executor_model: str | None = None,
     *,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
-    manager: ModelManager | None = None,
+    manager: ModelService | None = None,
     **settings: Any,
 ) -> SmartCommander:
     """Build a commander; `settings` are Orquestra settings or run-context fields.
@@ -126,5 +127,5 @@ def create_smart_commander(
             overrides["brain_model"] = brain_model
         if executor_model:
             overrides["executor_model"] = executor_model
-        manager = build_model_manager(**overrides)
+        manager = build_model_service(load_settings(**overrides))
     return SmartCommander(manager, checkpointer=checkpointer, **context)

@@ -1,0 +1,22 @@
+"""`python -m orquestra.server`: run the scheduler (what `orquestra serve` and autostart run)."""
+
+from __future__ import annotations
+
+import argparse
+
+from orquestra.server.app import run_scheduler
+from orquestra.settings import load_settings
+
+
+def main() -> None:
+    """Parse the command line and serve until stopped (or idle, with --idle-exit)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--idle-exit", type=float, default=None)
+    args = parser.parse_args()
+    run_scheduler(load_settings(), host=args.host, port=args.port, idle_exit_s=args.idle_exit)
+
+
+if __name__ == "__main__":
+    main()

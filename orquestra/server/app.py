@@ -1,0 +1,124 @@
+"""The `orquestra serve` application: routes, the upstream client, the idle exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from orquestra.events import SwapEvent
+from orquestra.manager import ModelManager
+from orquestra.runtime import build_model_manager
+from orquestra.server.gateway import Gateway
+from orquestra.server.openai import openai_routes
+from orquestra.server.routes import native_routes
+from orquestra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Generations can take minutes; reading an answer never times out on its own.
+UPSTREAM_TIMEOUT = httpx.Timeout(10.0, read=None)
+# How often an autostarted server checks whether it has been idle long enough to exit.
+IDLE_CHECK_S = 1.0
+
+
+def create_app(
+    manager: ModelManager, *, max_queue: int, idle_exit_s: float | None = None
+) -> Starlette:
+    """The ASGI app serving Ollama's API through `manager` (which must use Ollama).
+
+    Args:
+        manager: The one manager for this GPU; its backend's server is the upstream.
+        max_queue: Requests that may wait for a model before more get 503.
+        idle_exit_s: Exit after this many seconds without a request or lease (autostart).
+    """
+    base_url = getattr(manager.backend, "base_url", None)
+    if not isinstance(base_url, str):
+        raise ValueError(
+            f"orquestra serve schedules an Ollama server; the {manager.backend.name} backend "
+            "has none. Start Ollama and set ORQUESTRA_BACKEND=ollama."
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=UPSTREAM_TIMEOUT) as upstream:
+            gateway = Gateway(manager, upstream, max_queue)
+            app.state.gateway = gateway
+            await manager.refresh()
+            watcher = None
+            if idle_exit_s:
+                watcher = asyncio.create_task(_exit_when_idle(app, gateway, idle_exit_s))
+            try:
+                yield
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                await manager.aclose()
+
+    app = Starlette(routes=[*native_routes(), *openai_routes()], lifespan=lifespan)
+    app.state.server = None
+    return app
+
+
+async def _exit_when_idle(app: Starlette, gateway: Gateway, idle_exit_s: float) -> None:
+    while True:
+        await asyncio.sleep(IDLE_CHECK_S)
+        idle = gateway.active == 0 and not gateway.held and gateway.waiting == 0
+        if idle and time.monotonic() - gateway.last_active >= idle_exit_s:
+            log.info("No client for %.0f s: orquestra serve exits", idle_exit_s)
+            server = app.state.server
+            if server is not None:
+                server.should_exit = True
+            return
+
+
+def _log_swap(event: SwapEvent) -> None:
+    log.info(
+        "%s (unload %.2f s, VRAM wait %.2f s, load %.2f s%s)",
+        event.describe(),
+        event.unload_s,
+        event.vram_wait_s,
+        event.load_s,
+        ", OOM retry" if event.oom_retry else "",
+    )
+
+
+def run_scheduler(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    idle_exit_s: float | None = None,
+) -> None:
+    """Run `orquestra serve` until interrupted (or idle, when `idle_exit_s` is set).
+
+    Raises:
+        OrquestraError: No Ollama answers (the message names the fix).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("orquestra.scheduler.swap_log").setLevel(logging.WARNING)
+    manager = build_model_manager(settings.model_copy(update={"orquestra_url": "none"}))
+    manager.subscribe(_log_swap)
+    app = create_app(manager, max_queue=settings.serve_max_queue, idle_exit_s=idle_exit_s)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.serve_host,
+        port=port or settings.serve_port,
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    app.state.server = server
+    log.info(
+        "orquestra serve on http://%s:%s for Ollama at %s",
+        config.host,
+        config.port,
+        getattr(manager.backend, "base_url", "?"),
+    )
+    server.run()

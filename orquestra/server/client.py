@@ -1,0 +1,194 @@
+"""`RemoteManager`: this process's leases, held by the one `orquestra serve` for the GPU.
+
+It offers what `ModelManager` offers the graph, the commander and the CLI. A lease is one
+streamed request to `/orquestra/lease` that stays open while the lease is held: closing it
+(or this process dying) gives the lease back at once, so a crashed client never blocks
+the GPU. Chat calls made under a lease carry its id, so the scheduler does not queue them
+behind the lease they are part of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+
+from orquestra.backends.ollama import OllamaBackend, canonical_name
+from orquestra.errors import (
+    BackendError,
+    BackendUnavailableError,
+    ModelNotFoundError,
+    OrquestraError,
+    ServerBusyError,
+)
+from orquestra.events import SwapEvent
+from orquestra.scheduler.swap_log import SwapLog
+from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
+from orquestra.settings import ROLES, Role, Settings, check_role
+
+# Seconds to wait for the scheduler to answer a status request.
+STATUS_TIMEOUT_S = 5.0
+# A lease may wait behind a long swap; only connecting is bounded.
+LEASE_TIMEOUT = httpx.Timeout(10.0, read=None)
+
+_ERRORS: dict[int, type[OrquestraError]] = {
+    404: ModelNotFoundError,
+    502: BackendUnavailableError,
+    503: ServerBusyError,
+}
+
+
+def _error(url: str, status: int, body: bytes) -> OrquestraError:
+    try:
+        message = str(json.loads(body).get("error") or body.decode(errors="replace"))
+    except (ValueError, AttributeError):
+        message = body.decode(errors="replace")
+    return _ERRORS.get(status, BackendError)(f"orquestra serve at {url}: {message}")
+
+
+def _unreachable(url: str) -> BackendUnavailableError:
+    return BackendUnavailableError(
+        f"Cannot reach orquestra serve at {url}. Start it with `orquestra serve`, point "
+        "ORQUESTRA_URL at where it runs, or set ORQUESTRA_URL=none to decide in this process."
+    )
+
+
+class RemoteManager:
+    """The manager protocol over HTTP, against one `orquestra serve`."""
+
+    def __init__(self, url: str, settings: Settings, status: dict[str, Any]) -> None:
+        self.url = url.rstrip("/")
+        self.settings = settings
+        self._models: dict[Role, str] = {r: str(status[f"{r}_model"]) for r in ROLES}
+        self._log = SwapLog()
+        self._held = 0
+        self._idle: asyncio.Event | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def connect(cls, url: str, settings: Settings) -> RemoteManager:
+        """A client of the scheduler at `url` (blocking: reads its status once)."""
+        return cls(url, settings, fetch_status(url))
+
+    def _http(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(base_url=self.url, timeout=LEASE_TIMEOUT)
+            self._client_loop = loop
+        return self._client
+
+    def model_for(self, role: str) -> str:
+        """The model the scheduler serves `role` with."""
+        return self._models[check_role(role)]
+
+    @contextlib.asynccontextmanager
+    async def use(self, role: str) -> AsyncIterator[BaseChatModel]:
+        """Hold a lease on `role`'s model at the scheduler; yields a chat model through it."""
+        checked = check_role(role)
+        self._held += 1
+        try:
+            async with self._http().stream("POST", LEASE_PATH, json={"role": checked}) as response:
+                if response.status_code != 200:
+                    raise _error(self.url, response.status_code, await response.aread())
+                lines = response.aiter_lines()
+                granted = json.loads(await anext(lines))
+                for swap in granted.get("swaps", []):
+                    self._log.record(
+                        SwapEvent(**{**swap, "from_models": tuple(swap["from_models"])})
+                    )
+                yield self._chat_model(checked, str(granted["lease"]))
+        except httpx.TransportError:
+            raise _unreachable(self.url) from None
+        finally:
+            self._held -= 1
+            if not self._held and self._idle is not None:
+                self._idle.set()
+
+    def _chat_model(self, role: Role, lease: str) -> BaseChatModel:
+        client = OllamaBackend(self.url, client_kwargs={"headers": {LEASE_HEADER: lease}})
+        return client.chat_model(
+            self._models[role],
+            self.settings.options_for(role),
+            self.settings.keep_alive_for(role),
+        )
+
+    async def ensure(self, role: str) -> None:
+        """Make `role`'s model resident at the scheduler."""
+        async with self.use(role):
+            pass
+
+    async def prefetch(self, role: str) -> None:
+        """The scheduler prefetches the model that is out after each swap on its own."""
+        check_role(role)
+
+    def subscribe(self, listener: Callable[[SwapEvent], None]) -> Callable[[], None]:
+        """Call `listener` with every swap made to grant this process a lease."""
+        return self._log.subscribe(listener)
+
+    @property
+    def events(self) -> list[SwapEvent]:
+        """Swaps made to grant this process's leases."""
+        return self._log.events
+
+    def get_status(self) -> dict[str, Any]:
+        """The scheduler's status: the one state shared by all its clients (blocking)."""
+        return fetch_status(self.url)
+
+    async def astatus(self) -> dict[str, Any]:
+        """The scheduler's status, without blocking the event loop."""
+        try:
+            response = await self._http().get(STATUS_PATH, timeout=STATUS_TIMEOUT_S)
+        except httpx.TransportError:
+            raise _unreachable(self.url) from None
+        if response.status_code != 200:
+            raise _error(self.url, response.status_code, response.content)
+        status: dict[str, Any] = response.json()
+        return status
+
+    def busy(self) -> bool:
+        """Whether this process holds or waits for a lease."""
+        return self._held > 0
+
+    async def drained(self) -> None:
+        """Return once this process holds no lease."""
+        while self._held:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Close the connection to the scheduler (its leases are given back)."""
+        client, self._client = self._client, None
+        if client is not None and self._client_loop is asyncio.get_running_loop():
+            await client.aclose()
+
+    def serves(self, brain_model: str, executor_model: str) -> bool:
+        """Whether the scheduler runs these models (empty names: whatever it runs)."""
+        wanted = {"brain": brain_model, "executor": executor_model}
+        return all(not wanted[r] or canonical_name(wanted[r]) == self._models[r] for r in ROLES)
+
+
+def fetch_status(url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any]:
+    """The status of the scheduler at `url` (blocking; raises naming the fix)."""
+    try:
+        response = httpx.get(f"{url.rstrip('/')}{STATUS_PATH}", timeout=timeout_s)
+    except httpx.TransportError:
+        raise _unreachable(url) from None
+    if response.status_code != 200:
+        raise _error(url, response.status_code, response.content)
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def scheduler_answers(url: str, timeout_s: float) -> bool:
+    """Whether an `orquestra serve` answers at `url` (blocking)."""
+    try:
+        fetch_status(url, timeout_s)
+    except OrquestraError:
+        return False
+    return True

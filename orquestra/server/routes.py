@@ -1,0 +1,205 @@
+"""Ollama's native API in front of the gateway: chat, generate, embed, and passthroughs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from orquestra.errors import BackendUnavailableError, OrquestraError
+from orquestra.server.errors import error_response, ollama_error
+from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
+from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
+from orquestra.settings import ROLES, check_role
+
+# Ollama's status for a client that went away while its request waited.
+CLIENT_GONE = 499
+# How often a held lease tells its client it is still held (and learns it is still there).
+LEASE_HEARTBEAT_S = 5.0
+
+
+async def hung_up(request: Request) -> None:
+    """Return when the client closes its connection (its body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def gateway_of(request: Request) -> Gateway:
+    """The gateway this app serves."""
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or ValueError with Ollama's wording."""
+    raw = await request.body()
+    if not raw:
+        raise ValueError("missing request body")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object")
+    return body
+
+
+def _done(model: str, *, chat: bool, reason: str) -> dict[str, Any]:
+    reply: dict[str, Any] = {
+        "model": model,
+        "created_at": datetime.now(UTC).isoformat(),
+        "done": True,
+        "done_reason": reason,
+    }
+    if chat:
+        reply["message"] = {"role": "assistant", "content": ""}
+    else:
+        reply["response"] = ""
+    return reply
+
+
+async def generation(request: Request) -> Response:
+    """`/api/chat`, `/api/generate`, `/api/embed`: leased, pinned, forwarded."""
+    gateway = gateway_of(request)
+    path = request.url.path
+    chat = path == "/api/chat"
+    try:
+        body = await json_body(request)
+        model = str(body.get("model") or "")
+        if not model:
+            return ollama_error(400, "model is required")
+        role = gateway.role_of(model)
+        content = body.get("messages") if chat else body.get("prompt", body.get("input"))
+        if not content and path != "/api/embed":
+            if body.get("keep_alive") in (0, "0", 0.0):  # unloads are the scheduler's call
+                gateway.ignored_unloads[model] += 1
+                return JSONResponse(_done(model, chat=chat, reason="unload"))
+            async with AsyncExitStack() as stack:  # a load request: make it resident
+                await gateway.hold(role, stack, lambda: hung_up(request))
+            return JSONResponse(_done(model, chat=chat, reason="load"))
+        return await gateway.forward(
+            path, body, role, request.headers.get(LEASE_HEADER), lambda: hung_up(request)
+        )
+    except ClientGone:
+        return Response(status_code=CLIENT_GONE)
+    except ValueError as exc:
+        return ollama_error(400, str(exc))
+    except OrquestraError as exc:
+        return error_response(exc)
+
+
+async def lease(request: Request) -> Response:
+    """Hold a lease for an Orquestra client until it hangs up (NDJSON heartbeats)."""
+    gateway = gateway_of(request)
+    try:
+        role = check_role(str((await json_body(request)).get("role")))
+    except ValueError as exc:
+        return ollama_error(400, str(exc))
+    stack = AsyncExitStack()
+    try:
+        swaps = await gateway.hold(role, stack, lambda: hung_up(request))
+    except ClientGone:
+        await stack.aclose()
+        return Response(status_code=CLIENT_GONE)
+    except OrquestraError as exc:
+        await stack.aclose()
+        return error_response(exc)
+    lease_id = gateway.new_lease(role, stack)
+    granted = {
+        "status": "granted",
+        "lease": lease_id,
+        "role": role,
+        "model": gateway.manager.model_for(role),
+        "swaps": [event.as_dict() for event in swaps],
+    }
+
+    async def heartbeats() -> AsyncIterator[bytes]:
+        yield (json.dumps(granted) + "\n").encode()
+        while True:
+            await asyncio.sleep(LEASE_HEARTBEAT_S)
+            yield b'{"status": "held"}\n'
+
+    return LeasedStream(heartbeats(), stack, "application/x-ndjson")
+
+
+async def passthrough(request: Request) -> Response:
+    """Forward a request that needs no lease (ps, show, version, pull) as it is."""
+    gateway = gateway_of(request)
+    upstream = gateway.upstream.build_request(
+        request.method, request.url.path, content=await request.body()
+    )
+    try:
+        response = await gateway.upstream.send(upstream, stream=True)
+    except httpx.TransportError:
+        return error_response(
+            BackendUnavailableError(
+                f"Cannot reach Ollama at {gateway.upstream.base_url}: start it with "
+                "`ollama serve`, or restart orquestra serve with OLLAMA_BASE_URL set."
+            )
+        )
+    media_type = response.headers.get("content-type", "application/json")
+    if "ndjson" in media_type:
+        return StreamingResponse(
+            _relay(response), status_code=response.status_code, media_type=media_type
+        )
+    content = await response.aread()
+    await response.aclose()
+    return Response(content, status_code=response.status_code, media_type=media_type)
+
+
+async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    finally:
+        await response.aclose()
+
+
+async def tags(request: Request) -> Response:
+    """`/api/tags`: the pulled models this scheduler serves (other models would get 404)."""
+    answer = await passthrough(request)
+    if answer.status_code != 200:
+        return answer
+    gateway = gateway_of(request)
+    served = {gateway.manager.model_for(role) for role in ROLES}
+    listed = json.loads(bytes(answer.body))
+    canonical = gateway.manager.backend.canonical
+    listed["models"] = [
+        m for m in listed.get("models", []) if canonical(str(m.get("model") or "")) in served
+    ]
+    return JSONResponse(listed)
+
+
+async def status(request: Request) -> Response:
+    """`/orquestra/status`: the one shared state."""
+    return JSONResponse(gateway_of(request).status())
+
+
+async def alive(request: Request) -> Response:
+    """`GET /`: liveness, as Ollama answers it."""
+    return PlainTextResponse("Ollama is running (orquestra serve)")
+
+
+def native_routes() -> list[Route]:
+    """The routes of Ollama's API and Orquestra's own."""
+    return [
+        Route("/", alive, methods=["GET", "HEAD"]),
+        Route("/api/chat", generation, methods=["POST"]),
+        Route("/api/generate", generation, methods=["POST"]),
+        Route("/api/embed", generation, methods=["POST"]),
+        Route("/api/tags", tags, methods=["GET"]),
+        Route("/api/ps", passthrough, methods=["GET"]),
+        Route("/api/version", passthrough, methods=["GET"]),
+        Route("/api/show", passthrough, methods=["POST"]),
+        Route("/api/pull", passthrough, methods=["POST"]),
+        Route(STATUS_PATH, status, methods=["GET"]),
+        Route(LEASE_PATH, lease, methods=["POST"]),
+    ]

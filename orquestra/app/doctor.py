@@ -18,6 +18,7 @@ from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.policy.decision import GIB, Limits, fits_together, gib
 from orquestra.runtime import select_backend
 from orquestra.scheduler.sizing import footprint, read_budget
+from orquestra.server.client import fetch_status
 from orquestra.settings import ROLES, Settings
 from orquestra.vram import NvmlProbe
 from tools.isolation import available_tiers
@@ -54,6 +55,32 @@ async def _backend_check(settings: Settings) -> Check:
         "ok",
         f"{backend.name} (ORQUESTRA_BACKEND={settings.backend}): brain {chosen.brain_model}, "
         f"executor {chosen.executor_model}",
+    )
+
+
+def _scheduler_check(settings: Settings) -> Check:
+    """Whether the processes on this GPU share one `orquestra serve` (blocking)."""
+    if settings.in_process:
+        return Check("scheduler", "ok", "in this process (ORQUESTRA_URL=none)")
+    url = settings.scheduler_url
+    try:
+        status = fetch_status(url, HTTP_TIMEOUT_S)
+    except OrquestraError:
+        if settings.orquestra_url.strip():
+            return Check("scheduler", "fail", f"no answer at {url}", "start `orquestra serve`")
+        if settings.autostart:
+            return Check("scheduler", "ok", f"none at {url} yet; the first run starts it")
+        return Check(
+            "scheduler",
+            "warn",
+            f"none at {url}: each process decides for the GPU alone",
+            "run `orquestra serve`, or set ORQUESTRA_AUTOSTART=true",
+        )
+    return Check(
+        "scheduler",
+        "ok",
+        f"orquestra serve at {url}: brain {status['brain_model']}, executor "
+        f"{status['executor_model']}, {status['swaps']} swaps",
     )
 
 
@@ -94,6 +121,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("Ollama", "ok", f"version {version} at {url}"))
 
     checks.append(await _backend_check(settings))
+    checks.append(await asyncio.to_thread(_scheduler_check, settings))
 
     probe = NvmlProbe(settings.gpu_index)
     reading = probe.read()

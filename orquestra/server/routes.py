@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -179,8 +180,10 @@ async def tags(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    """`/orquestra/status`: the one shared state."""
-    return JSONResponse(gateway_of(request).status())
+    """`/orquestra/status`: the one shared state (a client asking is not idle)."""
+    gateway = gateway_of(request)
+    gateway.last_active = time.monotonic()
+    return JSONResponse(gateway.status())
 
 
 async def alive(request: Request) -> Response:

@@ -1,0 +1,171 @@
+"""Clients of one `orquestra serve`: the graph, other OS processes, OpenAI's API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graph import Context, build_graph
+from orquestra.runtime import set_model_manager
+from orquestra.server.client import RemoteManager
+from orquestra.settings import load_settings
+from tests.fakes.ollama import FakeOllama, FakeOllamaState
+from tests.graph_support import BRAIN, EXECUTOR, code_reply, user
+from tests.orquestra.server.conftest import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[3]
+GIB = 1024**3
+
+
+async def test_the_graph_runs_through_the_scheduler_with_its_swaps_recorded(
+    scheduler,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    remote = RemoteManager.connect(scheduler.url, load_settings(orquestra_url=scheduler.url))
+    set_model_manager(remote)
+    try:
+        state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
+        final = await build_graph().ainvoke(
+            user("Write a Python script that prints the sum of 1 to 10"), context=Context()
+        )
+    finally:
+        set_model_manager(None)
+    assert "55" in str(final["messages"][-1].content)
+    roles = [s["to_role"] for s in final["swaps"]]
+    assert roles[0] == "executor"  # the swaps the scheduler made for this run's leases
+    status = await remote.astatus()
+    assert status["leases"] == {"brain": 0, "executor": 0}
+    assert sum(state.loads.values()) == len(roles) == status["swaps"] and state.reloads == {}
+
+
+async def test_a_run_naming_other_models_is_refused_with_the_fix(
+    scheduler,  # type: ignore[no-untyped-def]
+) -> None:
+    remote = RemoteManager.connect(scheduler.url, load_settings(orquestra_url=scheduler.url))
+    set_model_manager(remote)
+    try:
+        final = await build_graph().ainvoke(
+            user("Olá"), context=Context(executor_model="llama3.2:1b", task_type="code")
+        )
+    except Exception as exc:
+        assert "ORQUESTRA_URL=none" in str(exc) and "llama3.2:1b" in str(exc)
+    else:
+        raise AssertionError(f"not refused: {final['messages'][-1].content}")
+    finally:
+        set_model_manager(None)
+
+
+def test_openai_clients_get_completions_from_the_pinned_chat(
+    scheduler,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    models = httpx.get(f"{scheduler.url}/v1/models").json()
+    assert {m["id"] for m in models["data"]} == {f"{BRAIN}:latest", EXECUTOR}
+    state.script(EXECUTOR, "olá", "em partes")
+    request = {"model": EXECUTOR, "messages": [{"role": "user", "content": "oi"}]}
+    answer = httpx.post(f"{scheduler.url}/v1/chat/completions", json=request, timeout=30).json()
+    assert answer["object"] == "chat.completion"
+    assert answer["choices"][0]["message"]["content"] == "olá"
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    with httpx.stream(
+        "POST", f"{scheduler.url}/v1/chat/completions", json={**request, "stream": True}
+    ) as streamed:
+        events = [line[6:] for line in streamed.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    text = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1])
+    assert text == "em partes"
+    sent = [b for p, b in state.requests if p == "/api/chat" and b.get("messages")]
+    assert all(b["options"]["num_ctx"] == 8192 for b in sent) and state.reloads == {}
+
+
+MANAGER_CLIENT = """
+import asyncio, sys
+from orquestra.runtime import get_model_manager
+
+async def main(rounds: int) -> None:
+    manager = get_model_manager()
+    for i in range(rounds):
+        async with manager.use("brain" if i % 2 == 0 else "executor") as chat:
+            await chat.ainvoke("oi")
+    await manager.aclose()
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+PLAIN_CLIENT = """
+import os, sys
+import ollama
+
+client = ollama.Client(host=os.environ["ORQUESTRA_URL"])
+for i in range(int(sys.argv[1])):
+    model = os.environ["DEFAULT_MODEL"] if i % 2 == 0 else os.environ["EXECUTOR_MODEL"]
+    client.chat(model=model, messages=[{"role": "user", "content": "oi"}],
+                options={"num_ctx": 2048 * (1 + i % 3)})
+"""
+
+
+@pytest.mark.parametrize("rounds", [8])
+def test_three_processes_share_one_scheduler_without_errors_reloads_or_overcommit(
+    server: FakeOllama, state: FakeOllamaState, tmp_path: Path, rounds: int
+) -> None:
+    state.gen_s = {f"{BRAIN}:latest": 0.05, EXECUTOR: 0.05}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OLLAMA_BASE_URL": server.url,
+        "ORQUESTRA_VRAM_BUDGET_GB": "16",
+        "ORQUESTRA_HOME_ROLE": "none",
+        "DEFAULT_MODEL": BRAIN,
+        "EXECUTOR_MODEL": EXECUTOR,
+    }
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "orquestra.server", "--port", str(port)],
+        env={**env, "ORQUESTRA_URL": "none"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: _answers(url), timeout_s=60)
+        clients = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(rounds)],
+                env={**env, "ORQUESTRA_URL": url},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for code in (MANAGER_CLIENT, MANAGER_CLIENT, PLAIN_CLIENT)
+        ]
+        outputs = [c.communicate(timeout=240)[0].decode() for c in clients]
+        assert [c.returncode for c in clients] == [0, 0, 0], "\n".join(outputs)
+        status = httpx.get(f"{url}/orquestra/status", timeout=10).json()
+    finally:
+        scheduler.terminate()
+        log = scheduler.communicate(timeout=30)[0].decode()
+    uses = 3 * rounds
+    loads = sum(state.loads.values())
+    assert state.max_vram_used() <= 16 * GIB  # never both: 13 + 9 GiB do not fit
+    assert state.reloads == {}  # the plain client's drifting num_ctx was pinned
+    assert loads == status["swaps"]  # every load was the scheduler's: none implicit
+    assert loads <= uses // 2, (loads, uses)  # batched across clients
+    assert status["serve"]["option_pins"][f"{BRAIN}:latest"] >= 1
+    assert "swapping" in log or "loading" in log  # one line per swap, with its stages
+    assert all(code == 200 for (_, code) in _codes(status))
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/orquestra/status", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _codes(status: dict) -> list[tuple[str, int]]:  # type: ignore[type-arg]
+    return [(r["model"], r["status"]) for r in status["serve"]["requests"]]

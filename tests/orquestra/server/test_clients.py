@@ -169,3 +169,22 @@ def _answers(url: str) -> bool:
 
 def _codes(status: dict) -> list[tuple[str, int]]:  # type: ignore[type-arg]
     return [(r["model"], r["status"]) for r in status["serve"]["requests"]]
+
+
+def test_status_and_doctor_talk_to_the_scheduler(
+    scheduler,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from typer.testing import CliRunner
+
+    from orquestra.app.cli import app
+
+    monkeypatch.setenv("ORQUESTRA_URL", scheduler.url)
+    result = CliRunner().invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["serve"]["held_leases"] == 0 and status["executor_model"] == EXECUTOR
+    from orquestra.app.doctor import _scheduler_check
+
+    check = _scheduler_check(load_settings())
+    assert check.status == "ok" and f"orquestra serve at {scheduler.url}" in check.detail

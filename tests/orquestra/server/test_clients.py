@@ -114,7 +114,7 @@ for i in range(int(sys.argv[1])):
 def test_three_processes_share_one_scheduler_without_errors_reloads_or_overcommit(
     server: FakeOllama, state: FakeOllamaState, tmp_path: Path, rounds: int
 ) -> None:
-    state.gen_s = {f"{BRAIN}:latest": 0.05, EXECUTOR: 0.05}
+    state.gen_s = {f"{BRAIN}:latest": 0.2, EXECUTOR: 0.2}  # requests overlap, as in real use
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -154,7 +154,9 @@ def test_three_processes_share_one_scheduler_without_errors_reloads_or_overcommi
     assert state.max_vram_used() <= 16 * GIB  # never both: 13 + 9 GiB do not fit
     assert state.reloads == {}  # the plain client's drifting num_ctx was pinned
     assert loads == status["swaps"]  # every load was the scheduler's: none implicit
-    assert loads <= uses // 2, (loads, uses)  # batched across clients
+    # Each use wants the other model than the client's last one: alone, every use would be
+    # a load. Batched across clients, at most two thirds of them (about half, unloaded).
+    assert loads <= uses * 2 // 3, (loads, uses)
     assert status["serve"]["option_pins"][f"{BRAIN}:latest"] >= 1
     assert "swapping" in log or "loading" in log  # one line per swap, with its stages
     assert all(code == 200 for (_, code) in _codes(status))

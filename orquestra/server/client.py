@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
 from langchain_core.language_models import BaseChatModel
+from langchain_ollama import ChatOllama
 
-from orquestra.backends.ollama import OllamaBackend, canonical_name
+from orquestra.backends.ollama import canonical_name
 from orquestra.errors import (
     BackendError,
     BackendUnavailableError,
@@ -36,11 +38,24 @@ STATUS_TIMEOUT_S = 5.0
 # A lease may wait behind a long swap; only connecting is bounded.
 LEASE_TIMEOUT = httpx.Timeout(10.0, read=None)
 
+# The lease the current task's model calls are made under (sent as LEASE_HEADER).
+_LEASE: ContextVar[str | None] = ContextVar("orquestra_lease", default=None)
+
 _ERRORS: dict[int, type[OrquestraError]] = {
     404: ModelNotFoundError,
     502: BackendUnavailableError,
     503: ServerBusyError,
 }
+
+
+def _lease_header(request: httpx.Request) -> None:
+    lease = _LEASE.get()
+    if lease:
+        request.headers[LEASE_HEADER] = lease
+
+
+async def _alease_header(request: httpx.Request) -> None:
+    _lease_header(request)
 
 
 def _error(url: str, status: int, body: bytes) -> OrquestraError:
@@ -69,6 +84,7 @@ class RemoteManager:
         self._held = 0
         self._idle: asyncio.Event | None = None
         self._client: httpx.AsyncClient | None = None
+        self._chats: dict[Role, BaseChatModel] = {}
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -102,7 +118,11 @@ class RemoteManager:
                     self._log.record(
                         SwapEvent(**{**swap, "from_models": tuple(swap["from_models"])})
                     )
-                yield self._chat_model(checked, str(granted["lease"]))
+                token = _LEASE.set(str(granted["lease"]))
+                try:
+                    yield self._chat_model(checked)
+                finally:
+                    _LEASE.reset(token)
         except httpx.TransportError:
             raise _unreachable(self.url) from None
         finally:
@@ -110,13 +130,20 @@ class RemoteManager:
             if not self._held and self._idle is not None:
                 self._idle.set()
 
-    def _chat_model(self, role: Role, lease: str) -> BaseChatModel:
-        client = OllamaBackend(self.url, client_kwargs={"headers": {LEASE_HEADER: lease}})
-        return client.chat_model(
-            self._models[role],
-            self.settings.options_for(role),
-            self.settings.keep_alive_for(role),
-        )
+    def _chat_model(self, role: Role) -> BaseChatModel:
+        # One per role: building one costs tens of milliseconds (its HTTP clients), while
+        # the lease it works under travels per request, from `_LEASE`.
+        if role not in self._chats:
+            keep_alive = self.settings.keep_alive_for(role)
+            self._chats[role] = ChatOllama(
+                model=self._models[role],
+                base_url=self.url,
+                keep_alive=keep_alive if isinstance(keep_alive, str) else int(keep_alive),
+                sync_client_kwargs={"event_hooks": {"request": [_lease_header]}},
+                async_client_kwargs={"event_hooks": {"request": [_alease_header]}},
+                **self.settings.options_for(role),
+            )
+        return self._chats[role]
 
     async def ensure(self, role: str) -> None:
         """Make `role`'s model resident at the scheduler."""

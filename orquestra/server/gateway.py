@@ -79,6 +79,8 @@ class Gateway:
         self.requests: Counter[tuple[str, int]] = Counter()
         self.pins: Counter[str] = Counter()
         self.ignored_unloads: Counter[str] = Counter()
+        self.calls_under_lease = 0
+        """Requests made under a lease a client holds (no second lease taken)."""
         self.active = 0
         self.last_active = time.monotonic()
 
@@ -159,7 +161,9 @@ class Gateway:
         """
         stack = AsyncExitStack()
         try:
-            if self.held.get(lease or "") != role:
+            if self.held.get(lease or "") == role:
+                self.calls_under_lease += 1
+            else:
                 await self.hold(role, stack, gone)
             request = self.upstream.build_request("POST", path, json=self.pin(role, body))
             try:
@@ -193,6 +197,7 @@ class Gateway:
             "waiting": self.waiting,
             "active_requests": self.active,
             "held_leases": len(self.held),
+            "calls_under_lease": self.calls_under_lease,
             "requests": [
                 {"model": model, "status": code, "count": n}
                 for (model, code), n in sorted(self.requests.items())

@@ -39,8 +39,8 @@ async def test_the_graph_runs_through_the_scheduler_with_its_swaps_recorded(
     assert "55" in str(final["messages"][-1].content)
     roles = [s["to_role"] for s in final["swaps"]]
     assert roles[0] == "executor"  # the swaps the scheduler made for this run's leases
+    wait_until(lambda: scheduler.status()["leases"] == {"brain": 0, "executor": 0})
     status = await remote.astatus()
-    assert status["leases"] == {"brain": 0, "executor": 0}
     assert sum(state.loads.values()) == len(roles) == status["swaps"] and state.reloads == {}
 
 
@@ -59,6 +59,21 @@ async def test_a_run_naming_other_models_is_refused_with_the_fix(
         raise AssertionError(f"not refused: {final['messages'][-1].content}")
     finally:
         set_model_manager(None)
+
+
+async def test_model_calls_under_a_lease_take_no_second_one(
+    scheduler,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    remote = RemoteManager.connect(scheduler.url, load_settings(orquestra_url=scheduler.url))
+    state.script(EXECUTOR, "um", "dois")
+    async with remote.use("executor") as chat:
+        replies = [(await chat.ainvoke("oi")).content, (await chat.ainvoke("oi")).content]
+        assert (await remote.astatus())["leases"]["executor"] == 1
+    assert replies == ["um", "dois"]
+    wait_until(lambda: scheduler.status()["leases"]["executor"] == 0)  # given back on close
+    assert scheduler.status()["serve"]["calls_under_lease"] == 2
+    await remote.aclose()
 
 
 def test_openai_clients_get_completions_from_the_pinned_chat(

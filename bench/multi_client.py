@@ -219,11 +219,13 @@ def main() -> None:
     print("(manager.use: direct = in-process ModelManager, serve = RemoteManager)\n")
     print(table(["client", "path", "median ms", "p99 ms", "loads", "reloads"], rows))
     print()
-    for client in ("ollama.Client", "manager.use"):
+    # Through serve, `manager.use` + one chat is two HTTP requests (the lease and the call).
+    for client, requests in (("ollama.Client", 1), ("manager.use", 2)):
         diff = overhead[(client, "serve")]["median_ms"] - overhead[(client, "direct")]["median_ms"]
-        verdict = "ok" if diff <= OVERHEAD_TARGET_MS else "MISS"
+        verdict = "ok" if diff / requests <= OVERHEAD_TARGET_MS else "MISS"
         print(
-            f"{client}: serve adds {diff:.2f} ms per request at the median "
+            f"{client}: serve adds {diff:.2f} ms at the median over {requests} HTTP "
+            f"request(s), {diff / requests:.2f} ms per request "
             f"(target <= {OVERHEAD_TARGET_MS:g} ms): {verdict}"
         )
     print(f"\ntotal bench time {time.perf_counter() - started:.0f} s")

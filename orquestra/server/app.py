@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from orquestra.events import SwapEvent
 from orquestra.manager import ModelManager
 from orquestra.runtime import build_model_manager
+from orquestra.server.embedded_upstream import EmbeddedUpstream
 from orquestra.server.gateway import Gateway
 from orquestra.server.openai import openai_routes
 from orquestra.server.routes import native_routes
@@ -31,23 +32,18 @@ IDLE_CHECK_S = 1.0
 def create_app(
     manager: ModelManager, *, max_queue: int, idle_exit_s: float | None = None
 ) -> Starlette:
-    """The ASGI app serving Ollama's API through `manager` (which must use Ollama).
+    """The ASGI app serving Ollama's API through `manager`.
 
     Args:
-        manager: The one manager for this GPU; its backend's server is the upstream.
+        manager: The one manager for this GPU; its backend's server is the upstream (for
+            the embedded backend, the models this process holds).
         max_queue: Requests that may wait for a model before more get 503.
         idle_exit_s: Exit after this many seconds without a request or lease (autostart).
     """
-    base_url = getattr(manager.backend, "base_url", None)
-    if not isinstance(base_url, str):
-        raise ValueError(
-            f"orquestra serve schedules an Ollama server; the {manager.backend.name} backend "
-            "has none. Start Ollama and set ORQUESTRA_BACKEND=ollama."
-        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(base_url=base_url, timeout=UPSTREAM_TIMEOUT) as upstream:
+        async with _upstream(manager) as upstream:
             gateway = Gateway(manager, upstream, max_queue)
             app.state.gateway = gateway
             await manager.refresh()
@@ -64,6 +60,14 @@ def create_app(
     app = Starlette(routes=[*native_routes(), *openai_routes()], lifespan=lifespan)
     app.state.server = None
     return app
+
+
+def _upstream(manager: ModelManager) -> httpx.AsyncClient:
+    base_url = getattr(manager.backend, "base_url", None)
+    if isinstance(base_url, str):
+        return httpx.AsyncClient(base_url=base_url, timeout=UPSTREAM_TIMEOUT)
+    transport = httpx.ASGITransport(app=EmbeddedUpstream(manager).app())
+    return httpx.AsyncClient(transport=transport, base_url=f"http://{manager.backend.name}")
 
 
 async def _exit_when_idle(app: Starlette, gateway: Gateway, idle_exit_s: float) -> None:
@@ -115,10 +119,6 @@ def run_scheduler(
     )
     server = uvicorn.Server(config)
     app.state.server = server
-    log.info(
-        "orquestra serve on http://%s:%s for Ollama at %s",
-        config.host,
-        config.port,
-        getattr(manager.backend, "base_url", "?"),
-    )
+    upstream = getattr(manager.backend, "base_url", f"the {manager.backend.name} models")
+    log.info("orquestra serve on http://%s:%s for %s", config.host, config.port, upstream)
     server.run()

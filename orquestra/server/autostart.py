@@ -2,9 +2,9 @@
 
 With `ORQUESTRA_URL` set, that scheduler is used (and a clear error says when it does not
 answer); `ORQUESTRA_URL=none` keeps the in-process manager. Unset, the default address is
-tried; when nothing answers there and Ollama does, `orquestra serve` is started in the
-background (`ORQUESTRA_AUTOSTART=true`), and exits on its own after
-`ORQUESTRA_SERVE_IDLE_S` without clients.
+tried; when nothing answers there, `orquestra serve` is started in the background
+(`ORQUESTRA_AUTOSTART=true`) for Ollama or, without it, holding the embedded models (one
+copy for every process), and exits on its own after `ORQUESTRA_SERVE_IDLE_S` idle.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 
-from orquestra.backends.ollama import server_version
 from orquestra.errors import BackendUnavailableError
 from orquestra.server.client import scheduler_answers
 from orquestra.settings import Settings
@@ -47,10 +46,8 @@ def find_or_start(settings: Settings) -> str | None:
             "there, unset ORQUESTRA_URL to use (or start) the default one, or set "
             "ORQUESTRA_URL=none to decide in this process."
         )
-    if not settings.autostart or settings.backend == "embedded":
+    if not settings.autostart:
         return None
-    if server_version(settings.ollama_base_url, PROBE_TIMEOUT_S) is None:
-        return None  # no Ollama: the embedded models run in this process
     return start(settings)
 
 

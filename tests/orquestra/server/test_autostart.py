@@ -53,12 +53,8 @@ def test_a_scheduler_url_that_does_not_answer_names_the_fix() -> None:
         build_model_service(settings)
 
 
-def test_without_ollama_the_embedded_models_stay_in_process(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_without_autostart_the_manager_stays_in_process() -> None:
     from orquestra.server.autostart import find_or_start
 
-    settings = load_settings(
-        orquestra_url="", serve_port=free_port(), ollama_base_url=f"http://127.0.0.1:{free_port()}"
-    )
+    settings = load_settings(orquestra_url="", serve_port=free_port(), autostart=False)
     assert find_or_start(settings) is None

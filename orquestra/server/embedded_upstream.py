@@ -1,0 +1,168 @@
+"""The embedded models behind `orquestra serve`, answering Ollama's API in this process.
+
+With no Ollama (the CPU default), the scheduler itself holds the embedded llama.cpp models
+and is the gateway's upstream (through `httpx.ASGITransport`), so every client on the
+machine shares one copy of them in memory. The gateway has already taken the lease, so
+the role's model is resident when a request arrives here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orquestra.errors import OrquestraError
+from orquestra.manager import ModelManager
+from orquestra.server.errors import error_response, ollama_error
+from orquestra.settings import ROLES, Role
+
+# What `/api/version` says for the in-process models.
+EMBEDDED_VERSION = "orquestra-embedded"
+
+
+def _message(raw: dict[str, Any]) -> BaseMessage:
+    role, content = raw.get("role"), str(raw.get("content") or "")
+    if role == "system":
+        return SystemMessage(content)
+    if role == "assistant":
+        calls = [
+            {
+                "name": c["function"]["name"],
+                "args": c["function"].get("arguments") or {},
+                "id": f"call_{i}",
+            }
+            for i, c in enumerate(raw.get("tool_calls") or [])
+        ]
+        return AIMessage(content, tool_calls=calls)
+    if role == "tool":
+        return ToolMessage(content, tool_call_id=str(raw.get("tool_call_id") or "call_0"))
+    return HumanMessage(content)
+
+
+def _bound(chat: BaseChatModel, body: dict[str, Any]) -> Any:
+    """`chat` with the request's output format or tools."""
+    fmt = body.get("format")
+    if isinstance(fmt, dict):
+        return chat.bind(response_format={"type": "json_object", "schema": fmt})
+    if fmt == "json":
+        return chat.bind(response_format={"type": "json_object"})
+    if body.get("tools"):
+        return chat.bind_tools(body["tools"])
+    return chat
+
+
+class EmbeddedUpstream:
+    """Ollama's chat, generate, ps, tags, show and version over the manager's embedded models."""
+
+    def __init__(self, manager: ModelManager) -> None:
+        self.manager = manager
+
+    def _role(self, model: str) -> Role | None:
+        wanted = self.manager.backend.canonical(model)
+        return next((r for r in ROLES if self.manager.model_for(r) == wanted), None)
+
+    def _chat(self, role: Role) -> BaseChatModel:
+        settings = self.manager.settings
+        return self.manager.backend.chat_model(
+            settings.model_for(role), settings.options_for(role), settings.keep_alive_for(role)
+        )
+
+    async def generation(self, request: Request) -> Response:
+        """`/api/chat` and `/api/generate` (answered whole; the gateway relays them)."""
+        body = await request.json()
+        model = str(body.get("model") or "")
+        role = self._role(model)
+        if role is None:
+            return ollama_error(404, f"model '{model}' not found")
+        chat = request.url.path == "/api/chat"
+        if chat:
+            messages = [_message(m) for m in body.get("messages") or []]
+        else:
+            system = [SystemMessage(body["system"])] if body.get("system") else []
+            messages = [*system, HumanMessage(str(body.get("prompt") or ""))]
+        try:
+            reply = await _bound(self._chat(role), body).ainvoke(messages)
+        except OrquestraError as exc:
+            return error_response(exc)
+        text = str(reply.content) if isinstance(reply, BaseMessage) else json.dumps(reply)
+        answer: dict[str, Any] = {
+            "model": model,
+            "created_at": datetime.now(UTC).isoformat(),
+            "done": True,
+            "done_reason": "stop",
+        }
+        usage = getattr(reply, "usage_metadata", None) or {}
+        answer["prompt_eval_count"] = usage.get("input_tokens", 0)
+        answer["eval_count"] = usage.get("output_tokens", 0)
+        if chat:
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            calls = getattr(reply, "tool_calls", None) or []
+            if calls:
+                message["tool_calls"] = [
+                    {"function": {"name": c["name"], "arguments": c["args"]}} for c in calls
+                ]
+            answer["message"] = message
+        else:
+            answer["response"] = text
+        if body.get("stream", True):
+            return Response(json.dumps(answer) + "\n", media_type="application/x-ndjson")
+        return JSONResponse(answer)
+
+    async def ps(self, request: Request) -> Response:
+        """The resident embedded models, sizes as Ollama reports them."""
+        loaded = await self.manager.backend.loaded()
+        models = [
+            {"name": m.name, "model": m.name, "size": m.size, "size_vram": m.size_vram}
+            for m in loaded
+        ]
+        return JSONResponse({"models": models})
+
+    async def tags(self, request: Request) -> Response:
+        """The two embedded models, as pulled models."""
+        models = []
+        for role in ROLES:
+            name = self.manager.model_for(role)
+            facts = await self.manager.backend.facts(name)
+            models.append({"name": name, "model": name, "size": facts.weights_bytes})
+        return JSONResponse({"models": models})
+
+    async def show(self, request: Request) -> Response:
+        """What is known of an embedded model before it loads."""
+        model = str((await request.json()).get("model") or "")
+        if self._role(model) is None:
+            return ollama_error(404, f"model '{model}' not found")
+        facts = await self.manager.backend.facts(model)
+        return JSONResponse(
+            {"model_info": dict(facts.model_info), "capabilities": ["completion", "tools"]}
+        )
+
+    async def version(self, request: Request) -> Response:
+        """The in-process models have no Ollama version."""
+        return JSONResponse({"version": EMBEDDED_VERSION})
+
+    def app(self) -> Starlette:
+        """The ASGI app the gateway's upstream client talks to."""
+        return Starlette(
+            routes=[
+                Route("/api/chat", self.generation, methods=["POST"]),
+                Route("/api/generate", self.generation, methods=["POST"]),
+                Route("/api/ps", self.ps, methods=["GET"]),
+                Route("/api/tags", self.tags, methods=["GET"]),
+                Route("/api/show", self.show, methods=["POST"]),
+                Route("/api/version", self.version, methods=["GET"]),
+            ]
+        )

@@ -185,3 +185,74 @@ def test_the_listings_show_what_is_served_and_what_is_loaded(
     assert [m.model for m in client.ps().models] == [EXECUTOR]
     assert sorted(m.model or "" for m in client.list().models) == sorted([BRAIN_TAG, EXECUTOR])
     assert httpx.get(f"{scheduler.url}/api/version").json()["version"] == state.version
+
+
+def test_a_pull_streams_through(scheduler: Scheduler, state: FakeOllamaState) -> None:
+    from tests.fakes.ollama import fake_model
+
+    state.registry["llama3.2:1b"] = fake_model("llama3.2:1b", 2.0)
+    progress = list(ollama.Client(host=scheduler.url).pull("llama3.2:1b", stream=True))
+    assert progress[0].status == "pulling manifest" and progress[-1].status == "success"
+    assert "llama3.2:1b" in state.models
+
+
+def test_a_model_too_large_for_the_budget_is_refused_with_the_fix(
+    server: FakeOllama, state: FakeOllamaState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.ollama import fake_model
+
+    state.models["qwen2.5:72b"] = fake_model("qwen2.5:72b", 40.0)
+    monkeypatch.setenv("EXECUTOR_MODEL", "qwen2.5:72b")
+    scheduler = Scheduler(server, state, max_queue=8).start()
+    try:
+        with pytest.raises(ollama.ResponseError) as caught:
+            ollama.Client(host=scheduler.url).chat(
+                model="qwen2.5:72b", messages=[{"role": "user", "content": "oi"}]
+            )
+        assert caught.value.status_code == 500
+        assert "ORQUESTRA_VRAM_BUDGET_GB" in caught.value.error
+        assert state.loads["qwen2.5:72b"] == 0  # refused before any load
+    finally:
+        scheduler.stop()
+
+
+CRASHING_CLIENT = """
+import asyncio, os
+from orquestra.server.client import RemoteManager
+from orquestra.settings import load_settings
+
+async def main() -> None:
+    url = os.environ["ORQUESTRA_URL"]
+    async with RemoteManager.connect(url, load_settings()).use("brain"):
+        print("held", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+def test_a_crashed_client_s_lease_never_blocks_the_gpu(
+    scheduler: Scheduler, state: FakeOllamaState
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    client = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_CLIENT],
+        env={**os.environ, "ORQUESTRA_URL": scheduler.url},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert client.stdout is not None and client.stdout.readline().strip() == b"held"
+        assert scheduler.status()["leases"]["brain"] == 1
+        client.kill()  # no clean exit: the OS closes its connection
+        client.wait(timeout=30)
+        wait_until(lambda: scheduler.status()["leases"]["brain"] == 0)
+    finally:
+        client.kill()
+    state.script(EXECUTOR, "livre")
+    reply = ollama.Client(host=scheduler.url).chat(
+        model=EXECUTOR, messages=[{"role": "user", "content": "oi"}]
+    )
+    assert reply.message.content == "livre"

@@ -20,6 +20,7 @@ from orquestra.backends.ollama import server_version
 from orquestra.embedded import assets
 from orquestra.runtime import OLLAMA_PROBE_TIMEOUT_S
 from orquestra.settings import load_settings
+from tests.orquestra.server.conftest import free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # What each snippet must print, by a line of its code (each snippet is named by that line).
@@ -57,6 +58,9 @@ def test_every_snippet_has_an_expected_output() -> None:
 def test_the_readme_snippet_runs_as_written(marker: str, tmp_path: Path) -> None:
     [code] = [c for c in snippets() if marker in c]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORQUESTRA_")}
+    # As a user runs it: the snippet starts its own `orquestra serve` (on a port of its own,
+    # so no other scheduler on this machine answers), which exits soon after.
+    env |= {"ORQUESTRA_SERVE_PORT": str(free_port()), "ORQUESTRA_SERVE_IDLE_S": "5"}
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,

@@ -197,7 +197,11 @@ class RemoteManager:
     def serves(self, brain_model: str, executor_model: str) -> bool:
         """Whether the scheduler runs these models (empty names: whatever it runs)."""
         wanted = {"brain": brain_model, "executor": executor_model}
-        return all(not wanted[r] or canonical_name(wanted[r]) == self._models[r] for r in ROLES)
+        # Tags compared as Ollama names them (`x` is `x:latest`), whatever the backend.
+        return all(
+            not wanted[r] or canonical_name(wanted[r]) == canonical_name(self._models[r])
+            for r in ROLES
+        )
 
 
 def fetch_status(url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any]:

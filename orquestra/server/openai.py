@@ -18,11 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orquestra.errors import OrquestraError
-from orquestra.server.errors import error_response, ollama_error
-from orquestra.server.gateway import ClientGone, LeasedStream
-from orquestra.server.routes import CLIENT_GONE, gateway_of, hung_up, json_body
-from orquestra.server.wire import LEASE_HEADER
+from orquestra.server.gateway import LeasedStream
+from orquestra.server.routes import answers_like_ollama, forward_for, gateway_of, json_body
 from orquestra.settings import ROLES
 
 # OpenAI sampling fields and the Ollama options they become.
@@ -126,22 +123,12 @@ def from_native(chunk: dict[str, Any], completion: str, *, stream: bool) -> dict
     return answer
 
 
+@answers_like_ollama
 async def chat_completions(request: Request) -> Response:
     """`/v1/chat/completions`, translated to a pinned, leased `/api/chat`."""
-    gateway = gateway_of(request)
-    try:
-        body = await json_body(request)
-        role = gateway.role_of(str(body.get("model") or ""))
-        native = to_native(body)
-        answer = await gateway.forward(
-            "/api/chat", native, role, request.headers.get(LEASE_HEADER), lambda: hung_up(request)
-        )
-    except ClientGone:
-        return Response(status_code=CLIENT_GONE)
-    except ValueError as exc:
-        return ollama_error(400, str(exc))
-    except OrquestraError as exc:
-        return error_response(exc)
+    body = await json_body(request)
+    role = gateway_of(request).role_of(str(body.get("model") or ""))
+    answer = await forward_for(request, "/api/chat", to_native(body), role)
     completion = f"chatcmpl-{uuid.uuid4().hex}"
     if not isinstance(answer, LeasedStream):
         if answer.status_code != 200:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from orquestra.errors import BackendUnavailableError, OrquestraError
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
 from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
-from orquestra.settings import ROLES, check_role
+from orquestra.settings import ROLES, Role, check_role
 
 # Ollama's status for a client that went away while its request waited.
 CLIENT_GONE = 499
@@ -31,6 +32,32 @@ async def hung_up(request: Request) -> None:
     """Return when the client closes its connection (its body has been read already)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def answers_like_ollama(handler: Handler) -> Handler:
+    """`handler` with bad input, scheduling errors and hang-ups answered as Ollama does."""
+
+    @functools.wraps(handler)
+    async def answering(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ClientGone:
+            return Response(status_code=CLIENT_GONE)
+        except ValueError as exc:
+            return ollama_error(400, str(exc))
+        except OrquestraError as exc:
+            return error_response(exc)
+
+    return answering
+
+
+async def forward_for(request: Request, path: str, body: dict[str, Any], role: Role) -> Response:
+    """`body` forwarded under the client's lease, or one taken now, until it hangs up."""
+    lease = request.headers.get(LEASE_HEADER)
+    return await gateway_of(request).forward(path, body, role, lease, lambda: hung_up(request))
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -67,52 +94,39 @@ def _done(model: str, *, chat: bool, reason: str) -> dict[str, Any]:
     return reply
 
 
+@answers_like_ollama
 async def generation(request: Request) -> Response:
     """`/api/chat`, `/api/generate`, `/api/embed`: leased, pinned, forwarded."""
     gateway = gateway_of(request)
     path = request.url.path
     chat = path == "/api/chat"
-    try:
-        body = await json_body(request)
-        model = str(body.get("model") or "")
-        if not model:
-            return ollama_error(400, "model is required")
-        role = gateway.role_of(model)
-        content = body.get("messages") if chat else body.get("prompt", body.get("input"))
-        if not content and path != "/api/embed":
-            if body.get("keep_alive") in (0, "0", 0.0):  # unloads are the scheduler's call
-                gateway.ignored_unloads[model] += 1
-                return JSONResponse(_done(model, chat=chat, reason="unload"))
-            async with AsyncExitStack() as stack:  # a load request: make it resident
-                await gateway.hold(role, stack, lambda: hung_up(request))
-            return JSONResponse(_done(model, chat=chat, reason="load"))
-        return await gateway.forward(
-            path, body, role, request.headers.get(LEASE_HEADER), lambda: hung_up(request)
-        )
-    except ClientGone:
-        return Response(status_code=CLIENT_GONE)
-    except ValueError as exc:
-        return ollama_error(400, str(exc))
-    except OrquestraError as exc:
-        return error_response(exc)
+    body = await json_body(request)
+    model = str(body.get("model") or "")
+    if not model:
+        return ollama_error(400, "model is required")
+    role = gateway.role_of(model)
+    content = body.get("messages") if chat else body.get("prompt", body.get("input"))
+    if not content and path != "/api/embed":
+        if body.get("keep_alive") in (0, "0", 0.0):  # unloads are the scheduler's call
+            gateway.ignored_unloads[model] += 1
+            return JSONResponse(_done(model, chat=chat, reason="unload"))
+        async with AsyncExitStack() as stack:  # a load request: make it resident
+            await gateway.hold(role, stack, lambda: hung_up(request))
+        return JSONResponse(_done(model, chat=chat, reason="load"))
+    return await forward_for(request, path, body, role)
 
 
+@answers_like_ollama
 async def lease(request: Request) -> Response:
     """Hold a lease for an Orquestra client until it hangs up (NDJSON heartbeats)."""
     gateway = gateway_of(request)
-    try:
-        role = check_role(str((await json_body(request)).get("role")))
-    except ValueError as exc:
-        return ollama_error(400, str(exc))
+    role = check_role(str((await json_body(request)).get("role")))
     stack = AsyncExitStack()
     try:
         swaps = await gateway.hold(role, stack, lambda: hung_up(request))
-    except ClientGone:
+    except BaseException:
         await stack.aclose()
-        return Response(status_code=CLIENT_GONE)
-    except OrquestraError as exc:
-        await stack.aclose()
-        return error_response(exc)
+        raise
     lease_id = gateway.new_lease(role, stack)
     granted = {
         "status": "granted",

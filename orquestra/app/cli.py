@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -137,8 +137,21 @@ def run(
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Live view of orquestra serve (Ctrl-C stops).")
+    ] = False,
 ) -> None:
     """The model manager's status: what is resident, VRAM, budget, policy, swaps."""
+    if watch:
+        from orquestra.app.status_view import watch as watch_live
+
+        url = load_settings().scheduler_url
+        if not scheduler_answers(url, 1.0):
+            console.print(f"No orquestra serve answers at {url}: start it with `orquestra serve`.")
+            raise typer.Exit(code=1)
+        with suppress(KeyboardInterrupt):
+            watch_live(url, console)
+        return
 
     async def read() -> dict[str, Any]:
         settings = await asyncio.to_thread(load_settings)

@@ -18,6 +18,7 @@ from orquestra.errors import OrquestraError
 from orquestra.policy.decision import GIB, gib
 from orquestra.prefetch import WarmResult, cached_fraction, warm
 from orquestra.settings import Role, Settings
+from orquestra.telemetry import record_prefetch
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Prefetcher:
             log.info("Prefetch of %s failed: %s", path, exc)
             return None
         self.prefetched[self._models[role]] = result
+        record_prefetch(result.bytes_read)
         if result.already_cached:
             log.info("Prefetch of %s: already in the page cache", path)
         else:

@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from orquestra.events import SwapEvent
 from orquestra.manager import ModelManager
 from orquestra.runtime import build_model_manager
+from orquestra.server.dashboard import dashboard_routes
 from orquestra.server.embedded_upstream import EmbeddedUpstream
 from orquestra.server.gateway import Gateway
+from orquestra.server.observe import Observer, RecordRequests
 from orquestra.server.openai import openai_routes
 from orquestra.server.routes import native_routes
 from orquestra.settings import Settings
@@ -46,6 +49,7 @@ def create_app(
         async with _upstream(manager) as upstream:
             gateway = Gateway(manager, upstream, max_queue)
             app.state.gateway = gateway
+            observer.attach(gateway)
             await manager.refresh()
             watcher = None
             if idle_exit_s:
@@ -55,10 +59,17 @@ def create_app(
             finally:
                 if watcher is not None:
                     watcher.cancel()
+                observer.close()
                 await manager.aclose()
 
-    app = Starlette(routes=[*native_routes(), *openai_routes()], lifespan=lifespan)
+    observer = Observer(manager)
+    app = Starlette(
+        routes=[*native_routes(), *openai_routes(), *dashboard_routes()],
+        middleware=[Middleware(RecordRequests, observer=observer)],
+        lifespan=lifespan,
+    )
     app.state.server = None
+    app.state.observer = observer
     return app
 
 

@@ -30,6 +30,7 @@ from orquestra.errors import (
 )
 from orquestra.events import SwapEvent
 from orquestra.scheduler.swap_log import SwapLog
+from orquestra.server.run_reports import report_code_runs_to
 from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
 from orquestra.settings import ROLES, Role, Settings, check_role
 
@@ -89,8 +90,13 @@ class RemoteManager:
 
     @classmethod
     def connect(cls, url: str, settings: Settings) -> RemoteManager:
-        """A client of the scheduler at `url` (blocking: reads its status once)."""
-        return cls(url, settings, fetch_status(url))
+        """A client of the scheduler at `url` (blocking: reads its status once).
+
+        This process's sandbox runs are reported to it from then on.
+        """
+        manager = cls(url, settings, fetch_status(url))
+        report_code_runs_to(manager.url)
+        return manager
 
     def _http(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()

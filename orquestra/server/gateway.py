@@ -113,6 +113,7 @@ class Gateway:
             ClientGone: `gone()` completed (the client hung up) while waiting.
         """
         if self.waiting >= self.max_queue:
+            self.count(self.manager.model_for(role), 503)
             raise ServerBusyError(QUEUE_FULL)
         swaps: list[SwapEvent] = []
         unsubscribe = self.manager.subscribe(swaps.append)

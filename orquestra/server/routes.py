@@ -13,7 +13,13 @@ from typing import Any
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from orquestra.errors import BackendUnavailableError, OrquestraError
@@ -201,7 +207,9 @@ async def status(request: Request) -> Response:
 
 
 async def alive(request: Request) -> Response:
-    """`GET /`: liveness, as Ollama answers it."""
+    """`GET /`: liveness, as Ollama answers it; a browser is sent to the dashboard."""
+    if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/dashboard", status_code=307)
     return PlainTextResponse("Ollama is running (orquestra serve)")
 
 

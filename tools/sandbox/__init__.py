@@ -22,6 +22,7 @@ import sys
 import threading
 from typing import Any
 
+from orquestra.telemetry import code_run_outcome, record_code_run
 from tools.isolation import IsolationRequest, choose_tier
 from tools.launcher import POOL, Config, launch_async
 from tools.limits import Limits
@@ -92,7 +93,7 @@ async def arun_python(
         # The first call probes bwrap and unshare with subprocesses: not on the loop.
         tier = await asyncio.to_thread(choose_tier, isolation, interpreter)
     except ValueError as exc:
-        return ExecutionResult("", "", None, False, 0.0, False, (), code, str(exc))
+        return _counted(ExecutionResult("", "", None, False, 0.0, False, (), code, str(exc)))
     config = Config(
         tier=tier,
         limits=Limits(
@@ -111,14 +112,24 @@ async def arun_python(
         try:
             launched = await asyncio.wrap_future(launch_async(config))
         except Exception as exc:  # reported, never raised
-            return ExecutionResult(
-                "", "", None, False, 0.0, False, (), code, f"could not start the sandbox: {exc}"
+            return _counted(
+                ExecutionResult(
+                    "", "", None, False, 0.0, False, (), code, f"could not start the sandbox: {exc}"
+                )
             )
     try:
         result = await execute(launched, code, stdin, timeout_s, max_output_bytes)
     finally:
         if warm:
             POOL.refill(config)
+    return _counted(result)
+
+
+def _counted(result: ExecutionResult) -> ExecutionResult:
+    """`result`, reported to `orquestra.telemetry` (`orquestra_code_runs_total{exit}`)."""
+    record_code_run(
+        code_run_outcome(result.exit_code, timed_out=result.timed_out, error=result.error)
+    )
     return result
 
 

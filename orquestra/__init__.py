@@ -1,47 +1,74 @@
 """Orquestra: a brain and a coder executor sharing one GPU, swapped by a VRAM-aware manager.
 
-The package's names are the runtime's (manager, settings, errors, events), imported here,
-and the application shell's commander, which sits above the workflow (`graph/`) and is
-imported only when first named, so importing any runtime module never loads the workflow.
+The package's names are the runtime's (manager, settings, errors, events) and the
+application shell's commander, which sits above the workflow (`graph/`). Each is imported
+when first named, so importing one module of the package (the sandbox imports
+`orquestra.telemetry`, stdlib-only) loads nothing else, and never the workflow.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from orquestra.errors import (
-    BackendError,
-    BackendUnavailableError,
-    ModelNotFoundError,
-    ModelTooLargeError,
-    OrquestraError,
-    OutOfMemoryError,
-    PolicyError,
-    ServerBusyError,
-    SettingsError,
-    SwapTimeoutError,
-)
-from orquestra.events import SwapEvent
-from orquestra.manager import ModelManager
-from orquestra.runtime import build_model_manager, get_model_manager, set_model_manager
-from orquestra.settings import Settings, load_settings
-
 if TYPE_CHECKING:
     from orquestra.app.commander import SmartCommander, create_smart_commander
+    from orquestra.errors import (
+        BackendError,
+        BackendUnavailableError,
+        ModelNotFoundError,
+        ModelTooLargeError,
+        OrquestraError,
+        OutOfMemoryError,
+        PolicyError,
+        ServerBusyError,
+        SettingsError,
+        SwapTimeoutError,
+    )
+    from orquestra.events import SwapEvent
+    from orquestra.manager import ModelManager
+    from orquestra.runtime import build_model_manager, get_model_manager, set_model_manager
+    from orquestra.settings import Settings, load_settings
 
 __version__ = "0.1.0"
 
-# Names served by the application shell (`orquestra.app`), loaded on first use.
+_ERRORS = frozenset(
+    {
+        "BackendError",
+        "BackendUnavailableError",
+        "ModelNotFoundError",
+        "ModelTooLargeError",
+        "OrquestraError",
+        "OutOfMemoryError",
+        "PolicyError",
+        "ServerBusyError",
+        "SettingsError",
+        "SwapTimeoutError",
+    }
+)
+_RUNTIME = frozenset({"build_model_manager", "get_model_manager", "set_model_manager"})
+_SETTINGS = frozenset({"Settings", "load_settings"})
+# Names served by the application shell (`orquestra.app`), above the workflow.
 _SHELL_NAMES = frozenset({"SmartCommander", "create_smart_commander"})
 
 
 def __getattr__(name: str) -> Any:
-    """Load the application shell's public names on first use (PEP 562)."""
-    if name in _SHELL_NAMES:
-        from orquestra.app import commander
-
-        value = getattr(commander, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'orquestra' has no attribute {name!r}")
+    """Load a public name on first use (PEP 562), so `import orquestra.x` stays light."""
+    module: Any
+    if name in _ERRORS:
+        from orquestra import errors as module
+    elif name == "SwapEvent":
+        from orquestra import events as module
+    elif name == "ModelManager":
+        from orquestra import manager as module
+    elif name in _RUNTIME:
+        from orquestra import runtime as module
+    elif name in _SETTINGS:
+        from orquestra import settings as module
+    elif name in _SHELL_NAMES:
+        from orquestra.app import commander as module
+    else:
+        raise AttributeError(f"module 'orquestra' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

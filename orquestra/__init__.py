@@ -29,20 +29,6 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_ERRORS = frozenset(
-    {
-        "BackendError",
-        "BackendUnavailableError",
-        "ModelNotFoundError",
-        "ModelTooLargeError",
-        "OrquestraError",
-        "OutOfMemoryError",
-        "PolicyError",
-        "ServerBusyError",
-        "SettingsError",
-        "SwapTimeoutError",
-    }
-)
 _RUNTIME = frozenset({"build_model_manager", "get_model_manager", "set_model_manager"})
 _SETTINGS = frozenset({"Settings", "load_settings"})
 # Names served by the application shell (`orquestra.app`), above the workflow.
@@ -52,7 +38,7 @@ _SHELL_NAMES = frozenset({"SmartCommander", "create_smart_commander"})
 def __getattr__(name: str) -> Any:
     """Load a public name on first use (PEP 562), so `import orquestra.x` stays light."""
     module: Any
-    if name in _ERRORS:
+    if name.endswith("Error"):  # every exception lives in orquestra.errors
         from orquestra import errors as module
     elif name == "SwapEvent":
         from orquestra import events as module
@@ -66,7 +52,9 @@ def __getattr__(name: str) -> Any:
         from orquestra.app import commander as module
     else:
         raise AttributeError(f"module 'orquestra' has no attribute {name!r}")
-    value = getattr(module, name)
+    value = getattr(module, name, None)
+    if value is None:
+        raise AttributeError(f"module 'orquestra' has no attribute {name!r}")
     globals()[name] = value
     return value
 

@@ -117,7 +117,9 @@ def run_scheduler(
         OrquestraError: No Ollama answers (the message names the fix).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("orquestra.scheduler.swap_log").setLevel(logging.WARNING)
+    # One line per swap (with its stages, from `_log_swap`), not one per HTTP call.
+    for noisy in ("orquestra.scheduler.swap_log", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     manager = build_model_manager(settings.model_copy(update={"orquestra_url": "none"}))
     manager.subscribe(_log_swap)
     app = create_app(manager, max_queue=settings.serve_max_queue, idle_exit_s=idle_exit_s)

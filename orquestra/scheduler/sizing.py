@@ -32,12 +32,6 @@ def read_budget(settings: Settings, probe: VramProbe, *, warn: bool = True) -> B
     return budget
 
 
-def resolve_budget(settings: Settings, probe: VramProbe) -> tuple[int, str]:
-    """The budget in bytes and where it came from (see `read_budget`)."""
-    budget = read_budget(settings, probe)
-    return budget.bytes, budget.source
-
-
 async def footprint(
     backend: ModelBackend, ledger: FootprintLedger, settings: Settings, role: Role
 ) -> int:

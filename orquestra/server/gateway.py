@@ -139,6 +139,13 @@ class Gateway:
         stack.callback(self.held.pop, lease, None)
         return lease
 
+    def unreachable(self) -> BackendUnavailableError:
+        """The error for an upstream that does not answer, naming the fix."""
+        return BackendUnavailableError(
+            f"Cannot reach Ollama at {self.upstream.base_url}: start it with "
+            "`ollama serve`, or restart orquestra serve with OLLAMA_BASE_URL set."
+        )
+
     def pin(self, role: Role, body: Mapping[str, Any]) -> dict[str, Any]:
         """`body` pinned to the role's runner options and keep_alive (changes counted)."""
         settings = self.manager.settings
@@ -170,10 +177,7 @@ class Gateway:
             try:
                 response = await unless_gone(self.upstream.send(request, stream=True), gone())
             except httpx.TransportError:
-                raise BackendUnavailableError(
-                    f"Cannot reach Ollama at {self.upstream.base_url}: start it with "
-                    "`ollama serve`, or restart orquestra serve with OLLAMA_BASE_URL set."
-                ) from None
+                raise self.unreachable() from None
             stack.push_async_callback(response.aclose)
             model = self.manager.model_for(role)
             self.count(model, response.status_code)

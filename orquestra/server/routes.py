@@ -22,7 +22,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from orquestra.errors import BackendUnavailableError, OrquestraError
+from orquestra.errors import OrquestraError
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
 from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
@@ -160,12 +160,7 @@ async def passthrough(request: Request) -> Response:
     try:
         response = await gateway.upstream.send(upstream, stream=True)
     except httpx.TransportError:
-        return error_response(
-            BackendUnavailableError(
-                f"Cannot reach Ollama at {gateway.upstream.base_url}: start it with "
-                "`ollama serve`, or restart orquestra serve with OLLAMA_BASE_URL set."
-            )
-        )
+        return error_response(gateway.unreachable())
     media_type = response.headers.get("content-type", "application/json")
     if "ndjson" in media_type:
         return StreamingResponse(

@@ -12,7 +12,7 @@ import pytest
 from orquestra.ledger import FootprintLedger
 from orquestra.policy.decision import GIB
 from orquestra.policy.footprint import estimate_footprint, kv_cache_bytes
-from orquestra.scheduler.sizing import resolve_budget
+from orquestra.scheduler.sizing import read_budget
 from orquestra.settings import load_settings
 from orquestra.vram import NvmlProbe, VramReading
 from tests.fakes.ollama import NoNvml
@@ -62,18 +62,19 @@ def test_real_nvml_on_this_machine_never_raises() -> None:
 
 def test_budget_defaults_to_the_gpu_total(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_pynvml(monkeypatch, fail=False)
-    assert resolve_budget(load_settings(), NvmlProbe()) == (16 * GIB, "NVML")
+    budget = read_budget(load_settings(), NvmlProbe())
+    assert (budget.bytes, budget.source) == (16 * GIB, "NVML")
 
 
 def test_budget_without_nvml_is_16_gib_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        budget, source = resolve_budget(load_settings(), NoNvml())
-    assert budget == 16 * GIB and "no NVML" in source
+        budget = read_budget(load_settings(), NoNvml())
+    assert budget.bytes == 16 * GIB and "no NVML" in budget.source
     assert "ORQUESTRA_VRAM_BUDGET_GB" in caplog.text
 
 
 def test_explicit_budget_wins() -> None:
-    assert resolve_budget(load_settings(vram_budget_gb=10), NoNvml())[0] == 10 * GIB
+    assert read_budget(load_settings(vram_budget_gb=10), NoNvml()).bytes == 10 * GIB
 
 
 QWEN14B_INFO = {

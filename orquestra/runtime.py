@@ -8,6 +8,7 @@ from typing import Any
 
 from orquestra.backends.base import ModelBackend
 from orquestra.backends.embedded import EmbeddedBackend, llama_available
+from orquestra.backends.llama_server import LlamaServerBackend
 from orquestra.backends.ollama import OllamaBackend, server_version
 from orquestra.embedded import assets
 from orquestra.errors import (
@@ -21,6 +22,7 @@ from orquestra.server.autostart import find_or_start
 from orquestra.server.client import RemoteManager
 from orquestra.service import ModelService
 from orquestra.settings import Role, Settings, load_settings
+from orquestra.vram import NvmlProbe
 
 _MANAGER: ModelService | None = None
 # Replaced managers being closed in the background (kept so their tasks are not collected).
@@ -90,6 +92,14 @@ def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     if choice == "embedded":
         settings = embedded_settings(settings)
         return EmbeddedBackend(settings.cache_dir, load_mode=settings.embedded_load), settings
+    if choice == "llama-server":
+        backend = LlamaServerBackend(
+            settings.llama_server_url,
+            kv_cache_gb=settings.kv_cache_gb,
+            load_timeout_s=settings.load_timeout_s,
+            vram=NvmlProbe(settings.gpu_index),
+        )
+        return backend, settings
     return OllamaBackend(settings.ollama_base_url, load_timeout_s=settings.load_timeout_s), settings
 
 

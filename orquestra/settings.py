@@ -16,6 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from orquestra.errors import SettingsError
+from orquestra.llama_server_settings import LlamaServerFields, http_url
 from orquestra.serve_settings import ServeFields
 
 Role = Literal["brain", "executor"]
@@ -30,7 +31,7 @@ def check_role(role: str) -> Role:
 
 
 SwapPolicy = Literal["alternate", "coresident", "auto"]
-BackendName = Literal["ollama", "embedded", "auto"]
+BackendName = Literal["ollama", "embedded", "llama-server", "auto"]
 EmbeddedLoad = Literal["mapped", "copied"]
 HomeRole = Literal["brain", "executor", "none"]
 
@@ -50,7 +51,7 @@ _GO_DURATION = re.compile(r"^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-class Settings(ServeFields):
+class Settings(ServeFields, LlamaServerFields):
     """Orquestra's configuration; each field says which variable sets it."""
 
     model_config = SettingsConfigDict(
@@ -80,7 +81,7 @@ class Settings(ServeFields):
     backend: BackendName = Field(
         "auto",
         validation_alias=AliasChoices("ORQUESTRA_BACKEND", "backend"),
-        description="Model backend: ollama, embedded (llama.cpp in-process) or auto.",
+        description="Model backend: ollama, embedded (llama.cpp in-process), llama-server or auto.",
     )
     embedded_load: EmbeddedLoad = Field(
         "mapped",
@@ -218,13 +219,7 @@ class Settings(ServeFields):
     @field_validator("ollama_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            value = f"http://{value}"
-        host = value.split("://", 1)[1]
-        if not host:
-            raise ValueError("give a URL such as http://localhost:11434")
-        return value
+        return http_url(value, DEFAULT_OLLAMA_URL)
 
     @field_validator("brain_keep_alive", "executor_keep_alive")
     @classmethod

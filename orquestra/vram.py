@@ -101,3 +101,20 @@ class NvmlProbe:
             log.warning("NVML reading failed: %s", exc)
             return None
         return VramReading(total=int(info.total), used=int(info.used))
+
+    def process_used(self, pid: int) -> int | None:
+        """VRAM bytes the process `pid` holds on this GPU, or None when NVML cannot tell."""
+        if not self.available:
+            return None
+        import pynvml
+
+        try:
+            processes = pynvml.nvmlDeviceGetComputeRunningProcesses(self._handle)
+        except Exception as exc:
+            log.debug("NVML process list failed: %s", exc)
+            return None
+        for process in processes:
+            used = getattr(process, "usedGpuMemory", None)
+            if int(process.pid) == pid and isinstance(used, int):
+                return used
+        return None

@@ -21,7 +21,7 @@ EXECUTOR = "qwen2.5-coder:14b"
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer's .env, Ollama URL or cache leaks into a test."""
-    for var in ("DEFAULT_MODEL", "EXECUTOR_MODEL", "OLLAMA_BASE_URL"):
+    for var in ("DEFAULT_MODEL", "EXECUTOR_MODEL", "OLLAMA_BASE_URL", "LLAMA_SERVER_URL"):
         monkeypatch.delenv(var, raising=False)
     import os
 

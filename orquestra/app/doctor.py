@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from orquestra.backends.embedded import llama_available
+from orquestra.backends.llama_router import ROUTER_HINT, LlamaRouter, find_model
 from orquestra.backends.ollama import OllamaBackend, server_version
 from orquestra.embedded import assets
 from orquestra.errors import OrquestraError
@@ -104,6 +105,46 @@ def _embedded_check(settings: Settings) -> Check:
     )
 
 
+async def _llama_server_checks(settings: Settings) -> list[Check]:
+    """The router's models for both roles, and whether it can keep the KV across swaps."""
+    router = LlamaRouter(settings.llama_server_url)
+    try:
+        models = await asyncio.wait_for(router.models(), HTTP_TIMEOUT_S * 2)
+    except (OrquestraError, TimeoutError) as exc:
+        return [Check("llama-server", "fail", str(exc) or "no answer", f"start `{ROUTER_HINT}`")]
+    finally:
+        await router.aclose()
+    url = settings.llama_server_url
+    checks = [Check("llama-server", "ok", f"router at {url} serves {len(models)} model(s)")]
+    for role in ROLES:
+        name = settings.model_for(role)
+        found = find_model(models, name)
+        if found is None:
+            listed = ", ".join(m.id for m in models) or "none"
+            fix = f"set {'DEFAULT_MODEL' if role == 'brain' else 'EXECUTOR_MODEL'} to one of them"
+            checks.append(Check(f"{role} model", "fail", f"{name} not in {listed}", fix))
+            continue
+        checks.append(Check(f"{role} model", "ok", f"{found.id} ({found.status})"))
+    slot_dirs = {m.slot_dir for m in models}
+    if settings.kv_cache_gb <= 0:
+        checks.append(Check("KV across swaps", "ok", "off (ORQUESTRA_KV_CACHE_GB=0)"))
+    elif None in slot_dirs or not all(d is not None and d.is_dir() for d in slot_dirs):
+        checks.append(
+            Check(
+                "KV across swaps",
+                "warn",
+                "the router saves no slots here: a swapped-back model evaluates its prompt again",
+                "start the router with --slot-save-path DIR (a directory on this machine)",
+            )
+        )
+    else:
+        where = ", ".join(sorted(str(d) for d in slot_dirs))
+        checks.append(
+            Check("KV across swaps", "ok", f"saved in {where}, up to {settings.kv_cache_gb} GiB")
+        )
+    return checks
+
+
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a user would fix them."""
     checks: list[Check] = []
@@ -121,6 +162,8 @@ async def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("Ollama", "ok", f"version {version} at {url}"))
 
     checks.append(await _backend_check(settings))
+    if settings.backend == "llama-server":
+        checks.extend(await _llama_server_checks(settings))
     checks.append(await asyncio.to_thread(_scheduler_check, settings))
 
     probe = NvmlProbe(settings.gpu_index)

@@ -11,8 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
+
+# Host names of this machine (besides 127.x.y.z).
+LOCAL_HOSTS = ("localhost", "::1", "0.0.0.0")
+
+
+def is_local(url: str) -> bool:
+    """Whether the server at `url` runs on this machine (its files and processes are here)."""
+    host = urlsplit(url).hostname or ""
+    return host in LOCAL_HOSTS or host.startswith("127.")
 
 
 @dataclass(frozen=True)

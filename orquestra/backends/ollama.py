@@ -15,14 +15,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import ollama
 from langchain_core.language_models import BaseChatModel
 from langchain_ollama import ChatOllama
 
-from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts
+from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts, is_local
 from orquestra.errors import (
     BackendError,
     BackendUnavailableError,
@@ -51,9 +50,6 @@ OOM_MARKERS = (
     "unable to load full model",
     "insufficient memory",
 )
-
-
-LOCAL_HOSTS = ("localhost", "::1", "0.0.0.0")
 
 
 def canonical_name(model: str) -> str:
@@ -217,8 +213,7 @@ class OllamaBackend:
 
     def is_local(self) -> bool:
         """Whether the server runs on this machine (so its blob files are readable here)."""
-        host = urlsplit(self.base_url).hostname or ""
-        return host in LOCAL_HOSTS or host.startswith("127.")
+        return is_local(self.base_url)
 
     async def weights_path(self, model: str) -> Path | None:
         """The blob named by `/api/show`'s modelfile `FROM` line, when the server is local."""

@@ -13,6 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from orquestra.backends.ollama import OllamaBackend
 from orquestra.events import SwapEvent
 from orquestra.manager import ModelManager
 from orquestra.runtime import build_model_manager
@@ -74,9 +75,10 @@ def create_app(
 
 
 def _upstream(manager: ModelManager) -> httpx.AsyncClient:
-    base_url = getattr(manager.backend, "base_url", None)
-    if isinstance(base_url, str):
-        return httpx.AsyncClient(base_url=base_url, timeout=UPSTREAM_TIMEOUT)
+    """Ollama itself, or Ollama's API answered in-process over the backend's chat models."""
+    backend = manager.backend
+    if isinstance(backend, OllamaBackend):
+        return httpx.AsyncClient(base_url=backend.base_url, timeout=UPSTREAM_TIMEOUT)
     transport = httpx.ASGITransport(app=EmbeddedUpstream(manager).app())
     return httpx.AsyncClient(transport=transport, base_url=f"http://{manager.backend.name}")
 

@@ -1,9 +1,11 @@
-"""The embedded models behind `orquestra serve`, answering Ollama's API in this process.
+"""Ollama's API answered in this process, over the manager's own chat models.
 
 With no Ollama (the CPU default), the scheduler itself holds the embedded llama.cpp models
 and is the gateway's upstream (through `httpx.ASGITransport`), so every client on the
-machine shares one copy of them in memory. The gateway has already taken the lease, so
-the role's model is resident when a request arrives here.
+machine shares one copy of them in memory. The same goes for a llama-server router: its
+models are reached through the backend's OpenAI-compatible chat models, so Ollama clients
+can use it through `orquestra serve`. The gateway has already taken the lease, so the
+role's model is resident when a request arrives here.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _bound(chat: BaseChatModel, body: dict[str, Any]) -> Any:
 
 
 class EmbeddedUpstream:
-    """Ollama's chat, generate, ps, tags, show and version over the manager's embedded models."""
+    """Ollama's chat, generate, ps, tags, show and version over the manager's chat models."""
 
     def __init__(self, manager: ModelManager) -> None:
         self.manager = manager

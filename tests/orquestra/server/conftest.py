@@ -7,10 +7,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
@@ -76,3 +78,18 @@ def wait_until(condition, timeout_s: float = 20.0) -> None:  # type: ignore[no-u
     while not condition():
         assert time.monotonic() < deadline, "condition never held"
         time.sleep(0.02)
+
+
+@contextmanager
+def serving(app: Starlette) -> Iterator[str]:
+    """Run an `orquestra serve` app with uvicorn in a thread; yield its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()))
+    thread.start()
+    try:
+        wait_until(lambda: server.started, timeout_s=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 
 import ollama
-import uvicorn
 
 from orquestra.embedded import assets
 from orquestra.runtime import build_model_manager
@@ -16,22 +13,14 @@ from orquestra.server.app import create_app
 from orquestra.server.client import RemoteManager
 from orquestra.settings import load_settings
 from tests.orquestra.backends.test_embedded import USER_CACHE, needs_models
-from tests.orquestra.server.conftest import free_port, wait_until
+from tests.orquestra.server.conftest import serving
 
 
 @needs_models
 async def test_clients_share_the_embedded_models_through_the_scheduler() -> None:
     settings = load_settings(backend="embedded", cache_dir=USER_CACHE, home_role="none")
     manager = build_model_manager(settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(manager, max_queue=8), port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()))
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: server.started, timeout_s=60)
+    with serving(create_app(manager, max_queue=8)) as url:
         executor = assets.EXECUTOR_MODEL.name
         plain = await asyncio.to_thread(
             ollama.Client(host=url).chat,
@@ -52,7 +41,3 @@ async def test_clients_share_the_embedded_models_through_the_scheduler() -> None
         assert status["backend"] == "embedded" and status["swaps"] == 2  # executor, then brain
         assert [e.to_role for e in remote.events] == ["brain"]  # the swap made for this lease
         await remote.aclose()
-    finally:
-        server.should_exit = True
-        deadline = time.monotonic() + 60
-        thread.join(timeout=max(deadline - time.monotonic(), 1))

@@ -28,6 +28,10 @@ from orquestra.polling import poll_interval
 
 # Requests other than loads (listing, unload, slot actions on small files) answer quickly.
 QUICK_REQUEST_TIMEOUT_S = 60.0
+# A fresh connection per request: the router now and then closes a kept-alive connection
+# as the next request goes out on it ("Server disconnected without sending a response"),
+# and a loopback connect costs far less than any model operation.
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 # Statuses in which a child process holds (or is taking) the model's memory.
 RUNNING = frozenset({"loading", "loaded", "sleeping"})
 # How the router is started so Orquestra can drive it.
@@ -134,7 +138,10 @@ class LlamaRouter:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._client = httpx.AsyncClient(
-                base_url=self.base_url, timeout=QUICK_REQUEST_TIMEOUT_S, headers=self._headers
+                base_url=self.base_url,
+                timeout=QUICK_REQUEST_TIMEOUT_S,
+                headers=self._headers,
+                limits=NO_KEEPALIVE,
             )
             self._loop = loop
         return self._client

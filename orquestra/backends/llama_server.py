@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts, is_local
 from orquestra.backends.kv_keeper import KvKeeper
-from orquestra.backends.llama_router import LlamaRouter, RouterModel
+from orquestra.backends.llama_router import NO_KEEPALIVE, LlamaRouter, RouterModel
 from orquestra.backends.process_memory import ProcessVram, find_process, process_footprint
 from orquestra.errors import BackendError, SwapTimeoutError
 
@@ -177,6 +178,8 @@ class LlamaServerBackend:
             default_query={"autoload": "false"},
             max_retries=CHAT_RETRIES,
             timeout=self._load_timeout_s,
+            http_client=httpx.Client(limits=NO_KEEPALIVE, timeout=self._load_timeout_s),
+            http_async_client=httpx.AsyncClient(limits=NO_KEEPALIVE, timeout=self._load_timeout_s),
         )
 
     async def aclose(self) -> None:

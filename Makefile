@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/embedded_swap.py
 	$(PY) bench/swap_policies.py --plot docs/swap_policies.png
 	$(PY) bench/multi_client.py
+	$(PY) bench/llama_server.py
 
 # Answer quality on the embedded models (about two hours on 2 cores): HumanEval/0-81 and
 # the checkable Portuguese/English requests.

@@ -2,11 +2,11 @@
 
 The 30-task mix of `bench/swap_policies.py` (planning, code, hybrid with 1-5 code steps;
 fixed seed), scaled to the embedded models on the CPU: each task is a conversation whose
-brain turns share a long system prompt (about 700 tokens, the context a plan and its
+brain turns share a long system prompt (about 600 tokens, the context a plan and its
 reflection read) and whose executor turns share a shorter one; every reply is 8 tokens, so
 the run measures swapping and prompt evaluation rather than generation. One real
-router-mode `llama-server` over the two embedded GGUFs per policy (one slot per model,
-4k context):
+router-mode `llama-server` over the two embedded GGUFs per policy (four slots per model,
+as llama-server has by default, 4k context each):
 
 - router LRU: `--models-max 1 --models-autoload`; requests name the model and the router
   loads it, evicting the other (what llama.cpp users run instead of llama-swap);
@@ -50,12 +50,27 @@ from tests.real_llama_server import BRAIN, EXECUTOR, RealRouter
 POLICIES = ("router LRU", "Orquestra", "Orquestra, no KV restore")
 TARGETS = {"batch": 0.8, "one at a time": 1.0}
 KV_TARGET = 0.2
-BUDGET_GB = 2.0  # holds either model's process (1.8 and 0.6 GiB resident), not both
+BUDGET_GB = 2.5  # holds either model's process (2.1 and 0.8 GiB resident), not both
+# Four slots per model (llama-server's default), each with a 4k context: the batch's four
+# conversations each keep their own cached prefix.
+SLOTS = 4
+CHILD_ARGS = (
+    "-c",
+    str(4096 * SLOTS),
+    "-np",
+    str(SLOTS),
+    "-n",
+    "768",
+    "--temp",
+    "0.2",
+    "--seed",
+    "42",
+)
 REPLY_TOKENS = 8
 BRAIN_CONTEXT = "\n".join(
     f"Rule {i}: a step that touches module {i} must log to channel {i * 7 % 31} "
     f"and finish within {i * 13 % 50 + 5} ms."
-    for i in range(1, 41)
+    for i in range(1, 23)
 )
 EXECUTOR_CONTEXT = "You write short Python functions. Reply with code only."
 
@@ -138,7 +153,9 @@ def loads_in(log: str) -> int:
 async def run_policy(policy: str, tasks: list[tuple[str, list[str]]], concurrency: int) -> Any:
     """Run every task under `policy`, `concurrency` at a time, on a router of its own."""
     router_lru = policy == "router LRU"
-    router = RealRouter(models_max=1 if router_lru else 2, autoload=router_lru).start()
+    router = RealRouter(
+        models_max=1 if router_lru else 2, autoload=router_lru, child_args=CHILD_ARGS
+    ).start()
     tally, gate = Tally(), asyncio.Semaphore(concurrency)
     with tempfile.TemporaryDirectory() as cache:
         manager = None

@@ -108,7 +108,11 @@ class RealRouter:
     """One router process over the two embedded models, with its own KV directory."""
 
     def __init__(
-        self, *, models_max: int = 2, autoload: bool = False, extra: Sequence[str] = ()
+        self,
+        *,
+        models_max: int = 2,
+        autoload: bool = False,
+        child_args: Sequence[str] = CHILD_ARGS,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="orq-router-")
         root = Path(self._tmp.name)
@@ -131,8 +135,7 @@ class RealRouter:
             "--models-max", str(models_max),
             "--models-autoload" if autoload else "--no-models-autoload",
             "--slot-save-path", str(self.kv_dir),
-            *CHILD_ARGS,
-            *extra,
+            *child_args,
         ]  # fmt: skip
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -76,12 +76,12 @@ class KvKeeper:
         self.tally = KvTally()
         self._warned = False
 
-    def directory(self, model: RouterModel) -> Path | None:
+    async def directory(self, model: RouterModel) -> Path | None:
         """Where `model`'s slots are saved, or None when KV keeping is off for it."""
         directory = model.slot_dir
         if self.budget_bytes <= 0:
             return None
-        if directory is None or not directory.is_dir():
+        if directory is None or not await asyncio.to_thread(directory.is_dir):
             if not self._warned:
                 self._warned = True
                 log.info(
@@ -94,7 +94,7 @@ class KvKeeper:
 
     async def save(self, model: RouterModel) -> int:
         """Save every slot of `model` that holds a prompt; return how many were saved."""
-        directory = self.directory(model)
+        directory = await self.directory(model)
         if directory is None or model.status != "loaded":
             return 0
         stem = kv_stem(model.id, model.settings_args())
@@ -118,7 +118,7 @@ class KvKeeper:
 
     async def restore(self, model: RouterModel) -> int:
         """Restore `model`'s saved slots into its new process; return the tokens restored."""
-        directory = self.directory(model)
+        directory = await self.directory(model)
         if directory is None:
             return 0
         stem = kv_stem(model.id, model.settings_args())

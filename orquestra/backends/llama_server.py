@@ -14,6 +14,7 @@ command line or in its `--models-preset` file, not per request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -57,8 +58,7 @@ class LlamaServerBackend:
             raise BackendError(
                 f"LLAMA_SERVER_URL={base_url} is not on this machine: Orquestra measures the "
                 f"router's processes and budgets this machine's GPU, so it must run beside "
-                f"llama-server. Run Orquestra there (or use 127.0.0.1 through an SSH tunnel "
-                f"only when the router runs here)."
+                f"llama-server. Run Orquestra on the machine the router runs on."
             )
         self.base_url = base_url.rstrip("/")
         self.router = LlamaRouter(self.base_url)
@@ -145,24 +145,24 @@ class LlamaServerBackend:
 
     async def loaded(self) -> list[LoadedModel]:
         """The models whose child runs, each with its process's measured footprint."""
-        models = self._remember(await self.router.models())
-        loaded = []
-        for model in models:
-            if model.running:
-                size = self._footprint(model)
-                loaded.append(LoadedModel(model.id, size, size))
-        return loaded
+        running = [m for m in self._remember(await self.router.models()) if m.running]
+        alive = {(m.id, m.port) for m in running}
+        self._pids = {key: pid for key, pid in self._pids.items() if key in alive}
+        # /proc and NVML reads: off the event loop (Studio raises on blocking calls).
+        sizes = await asyncio.to_thread(lambda: [(m.id, self._footprint(m)) for m in running])
+        return [LoadedModel(name, size, size) for name, size in sizes]
 
     async def weights_path(self, model: str) -> Path | None:
         """The GGUF file named on the model's command line in `/models`."""
         path = (await self._model(model)).model_path
-        return path if path is not None and path.is_file() else None
+        found = path is not None and await asyncio.to_thread(path.is_file)
+        return path if found else None
 
     async def facts(self, model: str) -> ModelFacts:
         """The model's GGUF size, for the estimate before its first measured load."""
         entry = await self._model(model)
-        path = entry.model_path
-        size = path.stat().st_size if path is not None and path.is_file() else 0
+        path = await self.weights_path(entry.id)
+        size = (await asyncio.to_thread(path.stat)).st_size if path is not None else 0
         return ModelFacts(name=entry.id, weights_bytes=size)
 
     def chat_model(

@@ -274,10 +274,12 @@ async def test_saved_kv_stays_under_its_disk_bound(
 async def test_a_hybrid_task_runs_end_to_end_on_the_router(
     router: RealRouter, make_manager: MakeManager
 ) -> None:
+    from blockbuster import blockbuster_ctx
+
     manager = make_manager()
     set_model_manager(manager)
     try:
-        with Sampler(router) as sampler:
+        with Sampler(router) as sampler, blockbuster_ctx():  # as `langgraph dev` runs it
             final = await build_graph().ainvoke(
                 user("Crie um script Python que soma os números de 1 a 10 e mostre o resultado"),
                 context=Context(execution_timeout_s=20),

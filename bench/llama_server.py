@@ -15,7 +15,9 @@ as llama-server has by default, 4k context each):
   its load (ORQUESTRA_KV_CACHE_GB), and the same without the restore.
 
 Both workloads: one task at a time, and a batch of 4 tasks at once. "swap s" is wall time
-minus the servers' own compute time (their `timings`; one model runs at a time). "resumed
+minus the servers' own compute time (their `timings`): the time spent swapping when one
+request runs at a time; in the batch the four slots compute in parallel, so the summed
+compute exceeds the wall time and the column is negative (read "loads" there). "resumed
 prompt" is the prompt tokens evaluated by brain turns that resume a conversation after
 its executor turns (the brain was swapped out meanwhile), against those turns' whole
 prompts. Targets: Orquestra <= 0.8x the router's wall time on the batch and <= 1.0x one at

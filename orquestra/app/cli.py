@@ -114,7 +114,9 @@ def run(
     executor_model: Annotated[
         str | None, typer.Option(help="Executor model (EXECUTOR_MODEL).")
     ] = None,
-    backend: Annotated[str | None, typer.Option(help="ollama, embedded or auto.")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="ollama, embedded, llama-server or auto.")
+    ] = None,
 ) -> None:
     """Run one request through the workflow: route, swaps, code runs, answer."""
     text = read_request(message, file)

@@ -53,7 +53,7 @@ def test_keyword_overrides_win(monkeypatch: pytest.MonkeyPatch) -> None:
     ("var", "value", "expected"),
     [
         ("ORQUESTRA_SWAP_POLICY", "sometimes", "alternate, coresident, auto"),
-        ("ORQUESTRA_BACKEND", "vllm", "ollama, embedded, auto"),
+        ("ORQUESTRA_BACKEND", "vllm", "ollama, embedded, llama-server, auto"),
         ("ORQUESTRA_EMBEDDED_LOAD", "mmap", "mapped, copied"),
         ("ORQUESTRA_HOME_ROLE", "coder", "brain, executor, none"),
         ("ORQUESTRA_VRAM_BUDGET_GB", "-3", "greater than 0"),

@@ -42,8 +42,8 @@ from multi_client_support import (
     status,
 )
 
+from orquestra.client.remote import RemoteManager
 from orquestra.runtime import build_model_manager
-from orquestra.server.client import RemoteManager
 from orquestra.service import ModelService
 from orquestra.settings import load_settings
 

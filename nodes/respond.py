@@ -56,7 +56,7 @@ async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     language = request_language(state)
     messages = [SystemMessage(f"{BRAIN_SYSTEM} {ANSWER_IN[language]}"), *state.get("messages", [])]
     notes: list[str] = []
-    model = manager.model_for("brain")  # the real model, whatever the context names
+    model = manager.lineup.model("brain")  # the real model, as the backend names it
     emit_thinking("brain")
     async with manager.use("brain") as chat:
         answer: AIMessage | None = None

@@ -55,7 +55,7 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     text = request_text(state)
     context = context_of(runtime)
     manager = await manager_for(context)
-    check_fits(text, {role: manager.settings.options_for(role)["num_ctx"] for role in ROLES})
+    check_fits(text, {role: manager.lineup.spec(role).options["num_ctx"] for role in ROLES})
     forced = context.task_type
     if forced != "auto":
         task_type = cast(TaskType, forced)
@@ -65,7 +65,7 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     else:
         decision = ROUTER.classify(text)
     if decision.confidence < ASK_MODEL_BELOW and text.strip():
-        resident = (await manager.astatus())["current_role"]
+        resident = (await manager.status()).current_role
         if resident is not None:
             async with manager.use(resident) as chat:
                 decision = await ROUTER.aclassify(text, chat)

@@ -42,7 +42,7 @@ class SwapDoneEvent(TypedDict):
     type: Literal["swap"]
     message: str
     to_model: str
-    to_role: Role
+    to_role: Role | None
     from_models: list[str]
     from_role: Role | None
     reason: str

@@ -29,9 +29,9 @@ class SwapNode:
     async def __call__(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         """Ensure the role's model, streaming the swap and recording it in the state."""
         manager = await manager_for(context_of(runtime))
-        status = await manager.astatus()
-        if not status[f"{self.role}_loaded"]:
-            current = status["current_role"]
+        status = await manager.status()
+        if not status.loaded(self.role):
+            current = status.current_role
             message = f"swapping {current} → {self.role} …" if current else f"loading {self.role} …"
             emit(
                 SwapStartEvent(

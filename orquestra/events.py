@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from orquestra.settings import Role
@@ -13,7 +14,8 @@ class SwapEvent:
     """What one swap did, why, and how long each stage took."""
 
     to_model: str
-    to_role: Role
+    to_role: Role | None
+    """The role the loaded model serves in a lineup (None: a plain client's model)."""
     from_models: tuple[str, ...]
     """Models unloaded to make room (empty for a load into free VRAM)."""
     from_role: Role | None
@@ -50,9 +52,18 @@ class SwapEvent:
         data["from_models"] = list(self.from_models)
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SwapEvent:
+        """The event `as_dict` wrote (unknown keys, e.g. a stream's `type`, ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["from_models"] = tuple(values.get("from_models", ()))
+        return cls(**values)
+
     def describe(self) -> str:
         """One human line, e.g. `swapping brain → executor (qwen2.5-coder:14b) … 1.4 s`."""
+        target = f"{self.to_role} ({self.to_model})" if self.to_role else self.to_model
         if not self.from_models:
-            return f"loading {self.to_role} ({self.to_model}) … {self.total_s:.1f} s"
+            return f"loading {target} … {self.total_s:.1f} s"
         source = self.from_role or "other models"
-        return f"swapping {source} → {self.to_role} ({self.to_model}) … {self.total_s:.1f} s"
+        return f"swapping {source} → {target} … {self.total_s:.1f} s"

@@ -10,18 +10,14 @@ from orquestra.backends.base import ModelBackend
 from orquestra.backends.embedded import EmbeddedBackend, llama_available
 from orquestra.backends.llama_server import LlamaServerBackend
 from orquestra.backends.ollama import OllamaBackend, server_version
+from orquestra.client.autostart import find_or_start
+from orquestra.client.remote import RemoteManager
 from orquestra.embedded import assets
-from orquestra.errors import (
-    BackendUnavailableError,
-    ManagerBusyError,
-    ModelNotFoundError,
-    PolicyError,
-)
-from orquestra.manager import ModelManager
-from orquestra.server.autostart import find_or_start
-from orquestra.server.client import RemoteManager
+from orquestra.errors import BackendUnavailableError, ManagerBusyError, ModelNotFoundError
+from orquestra.lineup import MODEL_VARIABLE, ConcreteBackend, Lineup, Upstream
+from orquestra.manager import LineupView, ModelManager
 from orquestra.service import ModelService
-from orquestra.settings import Role, Settings, load_settings
+from orquestra.settings import ROLES, Settings, load_settings
 from orquestra.vram import NvmlProbe
 
 _MANAGER: ModelService | None = None
@@ -32,8 +28,6 @@ _RETIRING: set[asyncio.Task[None]] = set()
 # The embedded default must hold one model but not both, so swaps are real (the 1.5B brain
 # takes about 1.5 GiB with its KV cache, the 0.5B executor about 0.7 GiB).
 EMBEDDED_BUDGET_GB = 2.0
-# The variable that names each role's model.
-MODEL_VARIABLES: dict[Role, str] = {"brain": "DEFAULT_MODEL", "executor": "EXECUTOR_MODEL"}
 # How long `auto` waits for Ollama to answer before trying the embedded backend.
 OLLAMA_PROBE_TIMEOUT_S = 1.5
 # How long a run that asks for other models waits for the runs of the current ones to end.
@@ -50,8 +44,9 @@ def embedded_settings(settings: Settings) -> Settings:
         changes["executor_model"] = assets.EXECUTOR_MODEL.name
     if "vram_budget_gb" not in explicit:
         changes["vram_budget_gb"] = EMBEDDED_BUDGET_GB
-    for role, variable in MODEL_VARIABLES.items():
-        name = changes.get(f"{role}_model", settings.model_for(role))
+    for role in ROLES:
+        variable = MODEL_VARIABLE[role]
+        name = changes.get(f"{role}_model", getattr(settings, f"{role}_model"))
         try:
             assets.find(name)  # a clear error now, not at the first load
         except ModelNotFoundError as exc:
@@ -68,6 +63,34 @@ EMBEDDED_BUDGET_SOURCE = (
 )
 
 
+def choose_backend(settings: Settings) -> ConcreteBackend:
+    """The backend `ORQUESTRA_BACKEND` names (blocking: `auto` probes Ollama).
+
+    `auto` is Ollama when it answers, else the embedded models.
+
+    Raises:
+        BackendUnavailableError: `auto` found neither (the message says how to get one).
+    """
+    if settings.backend != "auto":
+        return settings.backend
+    if server_version(settings.ollama_base_url, OLLAMA_PROBE_TIMEOUT_S) is not None:
+        return "ollama"
+    if llama_available():
+        return "embedded"
+    raise BackendUnavailableError(
+        f"No model backend: Ollama does not answer at {settings.ollama_base_url} "
+        f"(start it with `ollama serve`, or set OLLAMA_BASE_URL) and the embedded "
+        f"backend is not installed (run: {assets.INSTALL_HINT})."
+    )
+
+
+def requested_lineup(settings: Settings, backend: ConcreteBackend) -> Lineup:
+    """The lineup `settings` ask of `backend` (the embedded models by default on it)."""
+    if backend == "embedded":
+        settings = embedded_settings(settings)
+    return Lineup.of(settings, Upstream.of(settings, backend))
+
+
 def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     """The backend `ORQUESTRA_BACKEND` selects, and the settings it runs with (blocking).
 
@@ -77,18 +100,7 @@ def select_backend(settings: Settings) -> tuple[ModelBackend, Settings]:
     Raises:
         BackendUnavailableError: Neither backend can be used (the message says how to get one).
     """
-    choice = settings.backend
-    if choice == "auto":
-        if server_version(settings.ollama_base_url, OLLAMA_PROBE_TIMEOUT_S) is not None:
-            choice = "ollama"
-        elif llama_available():
-            choice = "embedded"
-        else:
-            raise BackendUnavailableError(
-                f"No model backend: Ollama does not answer at {settings.ollama_base_url} "
-                f"(start it with `ollama serve`, or set OLLAMA_BASE_URL) and the embedded "
-                f"backend is not installed (run: {assets.INSTALL_HINT})."
-            )
+    choice = choose_backend(settings)
     if choice == "embedded":
         settings = embedded_settings(settings)
         return EmbeddedBackend(settings.cache_dir, load_mode=settings.embedded_load), settings
@@ -119,14 +131,18 @@ def build_model_manager(settings: Settings | None = None, **overrides: Any) -> M
 def build_model_service(settings: Settings | None = None) -> ModelService:
     """The manager this process should use: the GPU's `orquestra serve`, else its own.
 
-    See `orquestra.server.autostart.find_or_start` for how the scheduler is found or
-    started; `ORQUESTRA_URL=none` keeps the in-process manager.
+    Either serves this process's lineup (its settings' models and options, on its
+    backend's upstream). See `orquestra.client.autostart.find_or_start` for how the
+    scheduler is found, started or replaced; `ORQUESTRA_URL=none` keeps the manager here.
     """
     settings = settings or load_settings()
-    url = find_or_start(settings)
+    if settings.in_process:
+        return build_model_manager(settings)
+    lineup = requested_lineup(settings, choose_backend(settings))
+    url = find_or_start(settings, lineup)
     if url is None:
         return build_model_manager(settings)
-    return RemoteManager.connect(url, settings)
+    return RemoteManager.connect(url, settings, lineup)
 
 
 def get_model_manager() -> ModelService:
@@ -169,15 +185,15 @@ async def amanager_for(
     *,
     wait_s: float = RECONFIGURE_WAIT_S,
 ) -> ModelService:
-    """The process-wide manager, reconfigured if a run asks for other models or another policy.
+    """The process-wide manager, serving a run's models (empty: the configured ones).
 
-    One GPU has one manager: a run whose context names other models waits until no run
-    holds or waits for a model of the current manager (at most `wait_s`, then a clear
-    `ManagerBusyError`), closes it and installs one for its models, which adopts whatever
-    the server already holds. Never two managers deciding for one GPU. Built in a worker
-    thread, since reading settings touches `.env` and graph nodes must not block. Through
-    `orquestra serve`, the scheduler's models and policy rule: a run naming other models
-    is refused with the fix.
+    Other models need no new manager: the one manager (or scheduler) serves every
+    lineup under the same budget, leases and batching. Another swap policy does, in
+    this process: a run naming one waits until no run holds or waits for a model (at
+    most `wait_s`, then a clear `ManagerBusyError`), closes the manager and installs one
+    with that policy, which adopts whatever the server already holds. Built in a worker
+    thread, since reading settings touches `.env` and graph nodes must not block. A
+    scheduler (`orquestra serve`) keeps its own policy: one GPU, one policy.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
@@ -185,57 +201,26 @@ async def amanager_for(
         current = _MANAGER
         if current is None:
             current = await asyncio.to_thread(get_model_manager)
-        if isinstance(current, RemoteManager):
-            if not current.serves(brain_model, executor_model):
-                raise PolicyError(
-                    f"This run asks for brain={brain_model or '-'}, executor="
-                    f"{executor_model or '-'}, but orquestra serve at {current.url} schedules "
-                    f"brain={current.model_for('brain')}, executor="
-                    f"{current.model_for('executor')}. Start it with DEFAULT_MODEL / "
-                    "EXECUTOR_MODEL naming these models, or set ORQUESTRA_URL=none."
-                )
-            return current
-        if not isinstance(current, ModelManager):
-            return current  # a service of the caller's own decides its models
-        # Empty names mean "the models the manager was configured with".
-        wanted = (
-            current.backend.canonical(brain_model) if brain_model else current.model_for("brain"),
-            (
-                current.backend.canonical(executor_model)
-                if executor_model
-                else current.model_for("executor")
-            ),
-            swap_policy,
-        )
-        have = (
-            current.model_for("brain"),
-            current.model_for("executor"),
-            current.settings.swap_policy,
-        )
-        if wanted == have:
-            return current
-        if current.busy():
+        manager = current.manager if isinstance(current, LineupView) else current
+        if not isinstance(manager, ModelManager) or manager.settings.swap_policy == swap_policy:
+            return await current.for_models(brain_model, executor_model)
+        have = manager.settings.swap_policy
+        if manager.busy():
             try:
-                await asyncio.wait_for(current.drained(), max(deadline - loop.time(), 0.0))
+                await asyncio.wait_for(manager.drained(), max(deadline - loop.time(), 0.0))
             except TimeoutError:
                 raise ManagerBusyError(
-                    f"This run asks for brain={wanted[0]}, executor={wanted[1]}, "
-                    f"policy={wanted[2]}, but runs of brain={have[0]}, executor={have[1]}, "
-                    f"policy={have[2]} kept the GPU for {wait_s:.0f} s. One process has one "
-                    "manager per GPU: give concurrent runs the same models and policy "
-                    "(DEFAULT_MODEL, EXECUTOR_MODEL, ORQUESTRA_SWAP_POLICY), or run them "
-                    "one after the other."
+                    f"This run asks for policy={swap_policy}, but runs with policy={have} "
+                    f"kept the GPU for {wait_s:.0f} s. One process has one manager per GPU: "
+                    "give concurrent runs the same policy (ORQUESTRA_SWAP_POLICY), or run "
+                    "them one after the other."
                 ) from None
             continue  # look again: another run may have reconfigured it meanwhile
         rebuilt = await asyncio.to_thread(
-            build_model_manager,
-            current.settings,
-            brain_model=wanted[0],
-            executor_model=wanted[1],
-            swap_policy=wanted[2],
+            build_model_manager, manager.settings, swap_policy=swap_policy
         )
-        if _MANAGER is not current or current.busy():  # someone got there first
+        if _MANAGER is not current or manager.busy():  # someone got there first
             await rebuilt.aclose()
             continue
         set_model_manager(rebuilt)  # closes `current`
-        return rebuilt
+        return await rebuilt.for_models(brain_model, executor_model)

@@ -1,7 +1,8 @@
 """What the graph, the commander and the CLI need of a manager, wherever it runs.
 
-`ModelManager` decides in this process; `orquestra.server.client.RemoteManager` asks the
-one `orquestra serve` for this GPU. Both offer this protocol, so nodes do not care which.
+`ModelManager` (and its `LineupView` for other models) decides in this process;
+`orquestra.client.remote.RemoteManager` asks the one `orquestra serve` for this GPU.
+All offer this protocol, so nodes do not care which.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from typing import Any, Protocol
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.events import SwapEvent
+from orquestra.lineup import Lineup
+from orquestra.scheduler.status import ManagerStatus
 from orquestra.settings import Settings
 
 
 class ModelService(Protocol):
-    """Leases on the brain's and the executor's models, and their status."""
+    """Leases on a lineup's brain and executor, and the scheduler's status."""
 
     settings: Settings
 
-    def model_for(self, role: str) -> str:
-        """The (canonical) model serving `role`."""
+    @property
+    def lineup(self) -> Lineup:
+        """What this service serves: per role the model, its runner options, its keep_alive."""
         ...
 
     def use(self, role: str) -> AbstractAsyncContextManager[BaseChatModel]:
@@ -37,16 +41,20 @@ class ModelService(Protocol):
         """Start reading `role`'s weights into the page cache (where that is possible)."""
         ...
 
+    async def for_models(self, brain: str = "", executor: str = "") -> ModelService:
+        """The same scheduler serving other models (empty names: this lineup's)."""
+        ...
+
     def subscribe(self, listener: Callable[[SwapEvent], None]) -> Callable[[], None]:
         """Call `listener` with every swap event this service learns of."""
         ...
 
-    def get_status(self) -> dict[str, Any]:
-        """Residency, VRAM and swap figures (may block briefly on a remote scheduler)."""
+    async def status(self) -> ManagerStatus:
+        """Residency, VRAM and swap figures, seen from this lineup."""
         ...
 
-    async def astatus(self) -> dict[str, Any]:
-        """`get_status()` without blocking the event loop."""
+    def get_status(self) -> dict[str, Any]:
+        """`status()` as plain data (blocking briefly on a remote scheduler)."""
         ...
 
     def busy(self) -> bool:

@@ -13,11 +13,9 @@ from typing import Any, Literal, get_args
 
 import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orquestra.errors import SettingsError
-from orquestra.llama_server_settings import LlamaServerFields, http_url
-from orquestra.serve_settings import ServeFields
 
 Role = Literal["brain", "executor"]
 ROLES: tuple[Role, ...] = ("brain", "executor")
@@ -50,8 +48,33 @@ KEEP_ALIVE_FOREVER = "-1"
 _GO_DURATION = re.compile(r"^-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
+# Where `orquestra serve` listens unless told otherwise (next to Ollama's 11434).
+DEFAULT_SERVE_HOST = "127.0.0.1"
+DEFAULT_SERVE_PORT = 11435
+# Ollama's own pending-request limit (OLLAMA_MAX_QUEUE's default).
+DEFAULT_MAX_QUEUE = 512
+# An autostarted scheduler exits after this long with no client.
+DEFAULT_IDLE_EXIT_S = 600.0
+# ORQUESTRA_URL value that keeps the in-process manager.
+IN_PROCESS = "none"
 
-class Settings(ServeFields, LlamaServerFields):
+# llama-server's own default address.
+DEFAULT_LLAMA_SERVER_URL = "http://127.0.0.1:8080"
+# Disk the saved KV caches (slot files) may fill before the oldest are dropped.
+DEFAULT_KV_CACHE_GB = 4.0
+
+
+def http_url(value: str, example: str) -> str:
+    """`value` as an http(s) URL without a trailing slash (a bare host gets http://)."""
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        value = f"http://{value}"
+    if not value.split("://", 1)[1]:
+        raise ValueError(f"give a URL such as {example}")
+    return value
+
+
+class Settings(BaseSettings):
     """Orquestra's configuration; each field says which variable sets it."""
 
     model_config = SettingsConfigDict(
@@ -176,6 +199,21 @@ class Settings(ServeFields, LlamaServerFields):
         validation_alias=AliasChoices("ORQUESTRA_VRAM_SETTLE_TIMEOUT_S", "vram_settle_timeout_s"),
         description="Longest wait for NVML to show an unloaded model's memory back.",
     )
+    residency_fresh_s: float = Field(
+        1.0,
+        ge=0,
+        validation_alias=AliasChoices("ORQUESTRA_RESIDENCY_FRESH_S", "residency_fresh_s"),
+        description=(
+            "A lease re-reads what the server holds when the last reading is older than this, "
+            "so a model unloaded behind the scheduler's back is loaded through the budget."
+        ),
+    )
+    residency_poll_s: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=AliasChoices("ORQUESTRA_RESIDENCY_POLL_S", "residency_poll_s"),
+        description="How often `orquestra serve` re-reads what the server holds while idle.",
+    )
     load_timeout_s: float = Field(
         300.0,
         gt=0,
@@ -208,6 +246,60 @@ class Settings(ServeFields, LlamaServerFields):
         description="Where the footprint ledger (and later the embedded models) are kept.",
     )
 
+    # -- orquestra serve, and whether clients use it --
+    orquestra_url: str = Field(
+        "",
+        validation_alias=AliasChoices("ORQUESTRA_URL", "orquestra_url"),
+        description=(
+            "URL of `orquestra serve` for this process's models; empty: the default address "
+            "(started when none answers and ORQUESTRA_AUTOSTART is true); none: in-process."
+        ),
+    )
+    autostart: bool = Field(
+        True,
+        validation_alias=AliasChoices("ORQUESTRA_AUTOSTART", "autostart"),
+        description="Start `orquestra serve` in the background when none answers.",
+    )
+    serve_host: str = Field(
+        DEFAULT_SERVE_HOST,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_HOST", "serve_host"),
+        description="Address `orquestra serve` listens on.",
+    )
+    serve_port: int = Field(
+        DEFAULT_SERVE_PORT,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_PORT", "serve_port"),
+        description="Port `orquestra serve` listens on.",
+    )
+    serve_max_queue: int = Field(
+        DEFAULT_MAX_QUEUE,
+        ge=1,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_MAX_QUEUE", "serve_max_queue"),
+        description="Requests that may wait for a model before more get 503, as in Ollama.",
+    )
+    serve_idle_s: float = Field(
+        DEFAULT_IDLE_EXIT_S,
+        ge=0,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_IDLE_S", "serve_idle_s"),
+        description="An autostarted `orquestra serve` exits after this many idle seconds.",
+    )
+    # -- the llama-server backend --
+    llama_server_url: str = Field(
+        DEFAULT_LLAMA_SERVER_URL,
+        validation_alias=AliasChoices("LLAMA_SERVER_URL", "llama_server_url"),
+        description="Where the router-mode llama-server listens (ORQUESTRA_BACKEND=llama-server).",
+    )
+    kv_cache_gb: float = Field(
+        DEFAULT_KV_CACHE_GB,
+        ge=0,
+        validation_alias=AliasChoices("ORQUESTRA_KV_CACHE_GB", "kv_cache_gb"),
+        description=(
+            "Disk for KV caches saved before a llama-server model is unloaded and restored "
+            "after it is loaded again (oldest dropped first); 0 turns it off."
+        ),
+    )
+
     @field_validator("brain_model", "executor_model")
     @classmethod
     def _model_name(cls, value: str) -> str:
@@ -229,23 +321,25 @@ class Settings(ServeFields, LlamaServerFields):
             return value
         raise ValueError("keep_alive is seconds (-1 = forever, 0 = unload) or a duration like 10m")
 
-    def model_for(self, role: Role) -> str:
-        """Return the model tag that serves `role`."""
-        return self.brain_model if role == "brain" else self.executor_model
+    @field_validator("llama_server_url")
+    @classmethod
+    def _llama_server_url(cls, value: str) -> str:
+        return http_url(value, DEFAULT_LLAMA_SERVER_URL)
 
-    def options_for(self, role: Role) -> dict[str, int]:
-        """Return the runner options pinned for `role` (sent on every request, load included)."""
-        if role == "brain":
-            return {"num_ctx": self.brain_num_ctx, "num_gpu": self.brain_num_gpu}
-        return {"num_ctx": self.executor_num_ctx, "num_gpu": self.executor_num_gpu}
+    @property
+    def in_process(self) -> bool:
+        """Whether this process keeps its own manager (`ORQUESTRA_URL=none`)."""
+        return self.orquestra_url.strip().lower() == IN_PROCESS
 
-    def keep_alive_for(self, role: Role) -> float | str:
-        """Return the role's keep_alive as Ollama accepts it (number = seconds)."""
-        raw = self.brain_keep_alive if role == "brain" else self.executor_keep_alive
-        return float(raw) if _NUMBER.match(raw) else raw
+    @property
+    def scheduler_url(self) -> str:
+        """The scheduler's URL: `ORQUESTRA_URL`, else the default address."""
+        given = self.orquestra_url.strip().rstrip("/")
+        return given or f"http://{self.serve_host}:{self.serve_port}"
 
 
-def _env_name(field: str) -> str:
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
     alias = Settings.model_fields[field].validation_alias
     if isinstance(alias, AliasChoices):
         first = alias.choices[0]
@@ -287,7 +381,7 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for error in exc.errors():
             field = _field_of(error["loc"][0]) if error["loc"] else None
-            var = _env_name(field) if field else ".".join(map(str, error["loc"]))
+            var = env_name(field) if field else ".".join(map(str, error["loc"]))
             value = error.get("input")
             lines.append(
                 f"{var}={value!r} is invalid: {error['msg']}." + (_allowed(field) if field else "")

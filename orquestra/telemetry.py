@@ -4,7 +4,7 @@ The runtime may not import the sandbox (`tools`), yet the scheduler exports how 
 ended. So the sandbox reports each run here (`record_code_run`), the prefetcher reports the
 bytes it read (`record_prefetch`), and whoever exports metrics reads the totals or
 subscribes. A client process talking to `orquestra serve` forwards its runs there
-(`orquestra.server.client`), so the scheduler counts the runs of every client.
+(`orquestra.client.remote`), so the scheduler counts the runs of every client.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ from nodes.context import Context
 from nodes.state import State
 from orquestra.app.cli_support import Shell, guarded, read_request, run_async
 from orquestra.app.run_view import RunView, state_json
+from orquestra.client.remote import fetch_status, scheduler_answers
 from orquestra.runtime import build_model_manager, build_model_service, set_model_manager
-from orquestra.server.client import fetch_status, scheduler_answers
 from orquestra.settings import load_settings
 
 app = typer.Typer(
@@ -65,7 +65,7 @@ async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[s
     settings = await asyncio.to_thread(load_settings, **overrides)
     manager = await asyncio.to_thread(build_model_service, settings)
     set_model_manager(manager)
-    if not as_json and (await manager.astatus())["backend"] == "embedded":
+    if not as_json and manager.lineup.upstream.backend == "embedded":
         from orquestra.app.models_cmd import fetch_embedded
 
         # A first run fetches the models (1.5 GiB, once): show it, not a silent minute.

@@ -52,8 +52,8 @@ class SmartCommander:
         set_model_manager(manager)  # the graph's nodes use the process-wide manager
         self.graph = build_graph(checkpointer or InMemorySaver())
         self.context = Context(
-            brain_model=manager.model_for("brain"),
-            executor_model=manager.model_for("executor"),
+            brain_model=manager.lineup.model("brain"),
+            executor_model=manager.lineup.model("executor"),
             swap_policy=manager.settings.swap_policy,
             **context,
         )

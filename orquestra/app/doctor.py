@@ -13,13 +13,14 @@ from typing import Literal
 from orquestra.backends.embedded import llama_available
 from orquestra.backends.llama_router import ROUTER_HINT, LlamaRouter, find_model
 from orquestra.backends.ollama import OllamaBackend, server_version
+from orquestra.client.remote import fetch_status
 from orquestra.embedded import assets
 from orquestra.errors import OrquestraError
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
+from orquestra.lineup import MODEL_VARIABLE, Lineup, Upstream
 from orquestra.policy.decision import GIB, Limits, fits_together, gib
 from orquestra.runtime import select_backend
 from orquestra.scheduler.sizing import footprint, read_budget
-from orquestra.server.client import fetch_status
 from orquestra.settings import ROLES, Settings
 from orquestra.vram import NvmlProbe
 from tools.isolation import available_tiers
@@ -41,7 +42,8 @@ class Check:
 async def _footprints(settings: Settings, backend: OllamaBackend) -> dict[str, int]:
     """Each role's footprint, read exactly as the manager reads it before a swap."""
     ledger = FootprintLedger(settings.cache_dir / LEDGER_FILENAME)
-    return {role: await footprint(backend, ledger, settings, role) for role in ROLES}
+    lineup = Lineup.of(settings, Upstream.of(settings, backend.name))
+    return {role: await footprint(backend, ledger, lineup.spec(role)) for role in ROLES}
 
 
 async def _backend_check(settings: Settings) -> Check:
@@ -116,12 +118,13 @@ async def _llama_server_checks(settings: Settings) -> list[Check]:
         await router.aclose()
     url = settings.llama_server_url
     checks = [Check("llama-server", "ok", f"router at {url} serves {len(models)} model(s)")]
+    lineup = Lineup.of(settings, Upstream.of(settings, "llama-server"))
     for role in ROLES:
-        name = settings.model_for(role)
+        name = lineup.model(role)
         found = find_model(models, name)
         if found is None:
             listed = ", ".join(m.id for m in models) or "none"
-            fix = f"set {'DEFAULT_MODEL' if role == 'brain' else 'EXECUTOR_MODEL'} to one of them"
+            fix = f"set {MODEL_VARIABLE[role]} to one of them"
             checks.append(Check(f"{role} model", "fail", f"{name} not in {listed}", fix))
             continue
         checks.append(Check(f"{role} model", "ok", f"{found.id} ({found.status})"))
@@ -193,8 +196,9 @@ async def run_checks(settings: Settings) -> list[Check]:
         try:
             pulled = await asyncio.wait_for(backend.pulled(), HTTP_TIMEOUT_S * 2)
             missing = False
+            lineup = Lineup.of(settings, Upstream.of(settings, "ollama"))
             for role in ROLES:
-                model = settings.model_for(role)
+                model = lineup.model(role)
                 if backend.canonical(model) in pulled:
                     checks.append(Check(f"{role} model", "ok", f"{model} is pulled"))
                 else:

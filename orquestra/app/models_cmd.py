@@ -21,6 +21,7 @@ from orquestra.backends.embedded import llama_available
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.embedded import assets
 from orquestra.errors import BackendUnavailableError
+from orquestra.lineup import Lineup, Upstream
 from orquestra.policy.decision import gib
 from orquestra.settings import ROLES, load_settings
 
@@ -29,7 +30,8 @@ async def list_models() -> list[tuple[str, str, str, str, str]]:
     """(backend, model, size, role, state) rows."""
     settings = load_settings()
     backend = OllamaBackend(settings.ollama_base_url)
-    roles = {backend.canonical(settings.model_for(r)): r for r in ROLES}
+    lineup = Lineup.of(settings, Upstream.of(settings, "ollama")).resolved(backend.canonical)
+    roles = {lineup.model(r): r for r in ROLES}
     rows: list[tuple[str, str, str, str, str]] = []
     try:
         pulled = await backend.pulled()

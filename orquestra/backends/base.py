@@ -55,6 +55,9 @@ class Capabilities:
     suspension: bool
     """Unloading can keep a model's tokenizer and context while its weights leave memory
     (`suspended()` lists them)."""
+    ollama_api: bool = False
+    """Its server speaks Ollama's API at `url`, so `orquestra serve` forwards to it as it
+    is; otherwise `orquestra serve` answers Ollama's API in-process over its chat models."""
 
 
 class ModelBackend(Protocol):
@@ -62,6 +65,8 @@ class ModelBackend(Protocol):
 
     name: str
     capabilities: Capabilities
+    url: str
+    """Where its server listens (empty when the models run in this process)."""
 
     def canonical(self, model: str) -> str:
         """The one name this backend lists `model` under (aliases and tags resolved)."""
@@ -93,6 +98,10 @@ class ModelBackend(Protocol):
 
     async def facts(self, model: str) -> ModelFacts:
         """Describe an available model (raises ModelNotFoundError if it is not available)."""
+        ...
+
+    async def available(self) -> dict[str, int]:
+        """Every model it can serve: canonical name -> weights bytes."""
         ...
 
     def chat_model(

@@ -37,7 +37,7 @@ from langchain_core.language_models import BaseChatModel
 from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts
 from orquestra.backends.stopping import watch_for_stop
 from orquestra.embedded import residency
-from orquestra.embedded.assets import INSTALL_HINT, assemble, find, model_path
+from orquestra.embedded.assets import EMBEDDED_MODELS, INSTALL_HINT, assemble, find, model_path
 from orquestra.errors import BackendUnavailableError, ModelNotFoundError
 from orquestra.settings import EmbeddedLoad
 
@@ -110,6 +110,7 @@ class EmbeddedBackend:
     # A chat model holds the loaded llama.cpp model: make a new one after every load. A
     # mapped model is suspended on unload (tokenizer and context kept, weights released).
     capabilities = Capabilities(reusable_chat_models=False, suspension=True)
+    url = ""  # the models run in this process
 
     def __init__(
         self,
@@ -231,6 +232,10 @@ class EmbeddedBackend:
         """The assembled GGUF file, once it exists (assembly happens on the first load)."""
         path = model_path(find(model), self.cache_dir)
         return path if await asyncio.to_thread(path.is_file) else None
+
+    async def available(self) -> dict[str, int]:
+        """The embedded models (fetched into the cache on their first load)."""
+        return {name: model.size for name, model in EMBEDDED_MODELS.items()}
 
     async def facts(self, model: str) -> ModelFacts:
         """Size of the model's weights (the GGUF file), for the estimate before a first load."""

@@ -60,7 +60,7 @@ class LlamaServerBackend:
                 f"router's processes and budgets this machine's GPU, so it must run beside "
                 f"llama-server. Run Orquestra on the machine the router runs on."
             )
-        self.base_url = base_url.rstrip("/")
+        self.base_url = self.url = base_url.rstrip("/")
         self.router = LlamaRouter(self.base_url)
         self.kv = KvKeeper(self.router, int(kv_cache_gb * GIB))
         self._load_timeout_s = load_timeout_s
@@ -157,6 +157,10 @@ class LlamaServerBackend:
         path = (await self._model(model)).model_path
         found = path is not None and await asyncio.to_thread(path.is_file)
         return path if found else None
+
+    async def available(self) -> dict[str, int]:
+        """The router's models (sizes are known once each was measured: 0 until then)."""
+        return {m.id: 0 for m in self._remember(await self.router.models())}
 
     async def facts(self, model: str) -> ModelFacts:
         """The model's GGUF size, for the estimate before its first measured load."""

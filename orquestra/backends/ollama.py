@@ -77,7 +77,7 @@ class OllamaBackend:
 
     name = "ollama"
     # A chat model is only a client of the server: one per role serves every load.
-    capabilities = Capabilities(reusable_chat_models=True, suspension=False)
+    capabilities = Capabilities(reusable_chat_models=True, suspension=False, ollama_api=True)
 
     def __init__(
         self,
@@ -87,6 +87,7 @@ class OllamaBackend:
         client_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self.base_url = base_url
+        self.url = base_url
         self._client_kwargs = dict(client_kwargs or {})
         self._load_timeout_s = load_timeout_s
         self._clients_loop: asyncio.AbstractEventLoop | None = None
@@ -231,6 +232,10 @@ class OllamaBackend:
         """Models the server has pulled (`/api/tags`): canonical name → weights bytes."""
         tags = await self._call(self._client.list)
         return {canonical_name(str(m.model)): int(m.size or 0) for m in tags.models}
+
+    async def available(self) -> dict[str, int]:
+        """The pulled models."""
+        return await self.pulled()
 
     async def facts(self, model: str) -> ModelFacts:
         """Describe a pulled model from `/api/show` and `/api/tags`."""

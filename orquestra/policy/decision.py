@@ -32,14 +32,15 @@ class Resident:
     leases: int = 0
     """Callers currently using it; a leased model is never evicted."""
     role: Role | None = None
-    """Which of Orquestra's roles it serves; None for a model someone else loaded."""
+    """A role it serves in a lineup; None for a model no lineup names (someone else's, or
+    one a plain client asked for)."""
 
 
 @dataclass(frozen=True)
 class SwapRequest:
-    """A role asking for its model to be resident."""
+    """A model asked to be resident (for a lineup's role, or for a plain client)."""
 
-    role: Role
+    role: Role | None
     model: str
     footprint: int
     """Bytes the model will take once loaded (measured or estimated)."""
@@ -85,10 +86,10 @@ class WaitForVram:
 
 @dataclass(frozen=True)
 class Load:
-    """Load `model` for `role` with the role's pinned options."""
+    """Load `model` (for `role`, when a lineup names it) with its pinned options."""
 
     model: str
-    role: Role
+    role: Role | None
 
 
 Action = Unload | WaitForVram | Load
@@ -145,11 +146,15 @@ def _fits(kept: Sequence[Resident], request: SwapRequest, limits: Limits) -> boo
     return fits_together([*(r.footprint for r in kept), request.footprint], limits)
 
 
+def _for(role: Role | None) -> str:
+    return f" ({role})" if role else ""
+
+
 def _too_large(request: SwapRequest, limits: Limits) -> Refusal:
     return Refusal(
         kind="too_large",
         reason=(
-            f"{request.model} ({request.role}) needs {gib(request.footprint)} GiB but the VRAM "
+            f"{request.model}{_for(request.role)} needs {gib(request.footprint)} GiB but the VRAM "
             f"budget is {gib(limits.budget)} GiB, so it cannot run 100 % on the GPU. Use a "
             f"smaller quantisation or num_ctx, raise ORQUESTRA_VRAM_BUDGET_GB if the card has "
             f"more, or set ORQUESTRA_ALLOW_PARTIAL_OFFLOAD=true to accept a slow CPU/GPU split."
@@ -209,7 +214,7 @@ def decide(request: SwapRequest, residents: Sequence[Resident], limits: Limits) 
     actions: list[Action] = []
     for victim in evict:
         why = "someone else's model" if victim.role is None else f"{victim.role} model"
-        actions.append(Unload(victim.model, reason=f"make room for {request.role} ({why})"))
+        actions.append(Unload(victim.model, reason=f"make room for {request.model} ({why})"))
     if evict:
         free = min(request.footprint, limits.budget) + (limits.margin if kept else 0)
         actions.append(WaitForVram(models=tuple(r.model for r in evict), free_bytes=free))

@@ -1,29 +1,26 @@
-"""Chat models for the roles, bound to each role's pinned options, kept when reusable."""
+"""Chat models for the pinned specs, bound to their runner options, kept when reusable."""
 
 from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.backends.base import ModelBackend
-from orquestra.settings import Role, Settings
+from orquestra.lineup import ModelSpec
 
 
 class ChatModels:
-    """One chat model per role for a server backend; a fresh one per use in-process."""
+    """One chat model per spec for a server backend; a fresh one per use in-process."""
 
-    def __init__(self, settings: Settings, backend: ModelBackend) -> None:
-        self._settings = settings
+    def __init__(self, backend: ModelBackend) -> None:
         self._backend = backend
-        self._kept: dict[Role, BaseChatModel] = {}
+        self._kept: dict[ModelSpec, BaseChatModel] = {}
 
-    def for_role(self, role: Role) -> BaseChatModel:
-        """The chat model for `role` (its model must be resident for in-process backends)."""
-        if role in self._kept:
-            return self._kept[role]
-        settings = self._settings
-        chat = self._backend.chat_model(
-            settings.model_for(role), settings.options_for(role), settings.keep_alive_for(role)
-        )
+    def for_spec(self, spec: ModelSpec) -> BaseChatModel:
+        """The chat model for `spec` (resident first, for in-process backends)."""
+        kept = self._kept.get(spec)
+        if kept is not None:
+            return kept
+        chat = self._backend.chat_model(spec.model, spec.options, spec.keep_alive)
         if self._backend.capabilities.reusable_chat_models:
-            self._kept[role] = chat
+            self._kept[spec] = chat
         return chat

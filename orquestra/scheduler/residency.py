@@ -1,21 +1,23 @@
-"""What the server holds now, by canonical name, and which of it is on its way out."""
+"""What the server holds now, by canonical name, which of it is leaving, and how fresh."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable
 
 from orquestra.backends.base import LoadedModel, ModelBackend, loaded_by_name
 from orquestra.policy.decision import Resident
-from orquestra.settings import ROLES, Role
+from orquestra.settings import Role
 
 
 class Residency:
     """The server's loaded models as last read, and the ones no request may be granted."""
 
-    def __init__(self, backend: ModelBackend, models: Mapping[Role, str]) -> None:
+    def __init__(self, backend: ModelBackend) -> None:
         self._backend = backend
-        self._models = dict(models)
         self.loaded: dict[str, LoadedModel] = {}
+        self.read_at = float("-inf")
+        """`time.monotonic()` of the last read (never: minus infinity)."""
         self.evicting: frozenset[str] = frozenset()
         """Models the swap in flight is unloading."""
         self.stopping: set[str] = set()
@@ -25,23 +27,28 @@ class Residency:
     async def refresh(self) -> dict[str, LoadedModel]:
         """Read what the server holds now."""
         self.loaded = await loaded_by_name(self._backend)
+        self.read_at = time.monotonic()
         self.stopping &= self.loaded.keys()
         return dict(self.loaded)
 
-    def roles(self) -> frozenset[Role]:
-        """Roles whose model is loaded."""
-        return frozenset(r for r in ROLES if self._models[r] in self.loaded)
+    def age(self) -> float:
+        """Seconds since the last read."""
+        return time.monotonic() - self.read_at
 
-    def servable(self) -> frozenset[Role]:
-        """Roles whose model is loaded and staying."""
-        staying = self.loaded.keys() - self.evicting - self.stopping
-        return frozenset(r for r in ROLES if self._models[r] in staying)
+    def models(self) -> frozenset[str]:
+        """Models loaded now."""
+        return frozenset(self.loaded)
 
-    def residents(self, leases_on: Callable[[str], int]) -> list[Resident]:
+    def servable(self) -> frozenset[str]:
+        """Models loaded and staying."""
+        return frozenset(self.loaded.keys() - self.evicting - self.stopping)
+
+    def residents(
+        self, leases_on: Callable[[str], int], role_of: Callable[[str], Role | None]
+    ) -> list[Resident]:
         """The loaded models as the swap decision sees them: size, leases, role."""
-        roles = {model: role for role, model in self._models.items()}
         return [
-            Resident(name, m.size_vram, leases=leases_on(name), role=roles.get(name))
+            Resident(name, m.size_vram, leases=leases_on(name), role=role_of(name))
             for name, m in self.loaded.items()
         ]
 

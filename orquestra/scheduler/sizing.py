@@ -10,9 +10,10 @@ import logging
 
 from orquestra.backends.base import ModelBackend
 from orquestra.ledger import FootprintLedger
+from orquestra.lineup import ModelSpec
 from orquestra.policy.budget import FALLBACK_BUDGET_GB, Budget, choose_budget
 from orquestra.policy.footprint import estimate_footprint
-from orquestra.settings import Role, Settings
+from orquestra.settings import DEFAULT_NUM_CTX, Settings
 from orquestra.vram import VramProbe
 
 log = logging.getLogger(__name__)
@@ -32,21 +33,18 @@ def read_budget(settings: Settings, probe: VramProbe, *, warn: bool = True) -> B
     return budget
 
 
-async def footprint(
-    backend: ModelBackend, ledger: FootprintLedger, settings: Settings, role: Role
-) -> int:
-    """Bytes `role`'s model takes with its pinned options: as measured before, else estimated.
+async def footprint(backend: ModelBackend, ledger: FootprintLedger, spec: ModelSpec) -> int:
+    """Bytes `spec`'s model takes with its pinned options: as measured before, else estimated.
 
     Args:
         backend: Where the model's facts come from when it was never measured.
         ledger: Footprints measured after earlier loads.
-        settings: The role's model and pinned options (`num_ctx` sizes the KV cache).
-        role: The role whose model it is.
+        spec: The model and its pinned options (`num_ctx` sizes the KV cache).
     """
-    model, options = settings.model_for(role), settings.options_for(role)
     await ledger.aload()
-    known = ledger.get(backend.canonical(model), options)
+    known = ledger.get(backend.canonical(spec.model), spec.options)
     if known is not None:
         return known.size
-    facts = await backend.facts(model)
-    return estimate_footprint(facts.weights_bytes, facts.model_info, int(options["num_ctx"]))
+    facts = await backend.facts(spec.model)
+    num_ctx = int(spec.options.get("num_ctx", DEFAULT_NUM_CTX))
+    return estimate_footprint(facts.weights_bytes, facts.model_info, num_ctx)

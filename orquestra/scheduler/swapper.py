@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from orquestra.backends.base import LoadedModel, ModelBackend, loaded_by_name
 from orquestra.errors import ModelTooLargeError, OutOfMemoryError
 from orquestra.events import SwapEvent
 from orquestra.ledger import FootprintLedger
+from orquestra.lineup import ModelSpec
 from orquestra.policy.decision import Load, SwapPlan, Unload, WaitForVram, gib
 from orquestra.polling import poll_interval
 from orquestra.scheduler.prefetcher import Prefetcher
@@ -99,17 +100,16 @@ class Swapper:
         converged = await self._wait_unloaded(models, resident, used_before, needed)
         return unload_s, time.perf_counter() - start, converged
 
-    async def _load(self, model: str, role: Role) -> float:
-        return await self.backend.load(
-            model, self.settings.options_for(role), self.settings.keep_alive_for(role)
-        )
+    async def _load(self, spec: ModelSpec) -> float:
+        return await self.backend.load(spec.model, spec.options, spec.keep_alive)
 
     async def run(
         self,
         plan: SwapPlan,
         *,
+        spec: ModelSpec,
         resident: Mapping[str, LoadedModel],
-        roles: Mapping[str, Role],
+        role_of: Callable[[str], Role | None],
         leased: frozenset[str],
         estimated: int,
         reason: str,
@@ -118,8 +118,9 @@ class Swapper:
 
         Args:
             plan: The actions from `orquestra.policy.decision.decide`.
+            spec: The pinned spec of the model the plan loads (its options and keep_alive).
             resident: What the server held when the plan was made, by canonical name.
-            roles: Which of our roles each of our models serves, by canonical name.
+            role_of: The role a model serves in some lineup, by canonical name.
             leased: Models with leases held (never unloaded, not even after an OOM).
             estimated: The bytes the decision assumed the loaded model takes.
             reason: Why the swap happens (recorded in the event).
@@ -151,9 +152,9 @@ class Swapper:
                 target = action
                 # Measured after the unloads and the VRAM wait, which a prefetch overlaps.
                 if self.prefetcher is not None:
-                    page_cache, prefetched = await self.prefetcher.cache_state(action.role)
+                    page_cache, prefetched = await self.prefetcher.cache_state(action.model)
                 try:
-                    load_s = await self._load(action.model, action.role)
+                    load_s = await self._load(spec)
                 except OutOfMemoryError:
                     # Like Ollama's own scheduler: evict everything not in use, retry once.
                     current = await loaded_by_name(self.backend)
@@ -166,11 +167,11 @@ class Swapper:
                     u, w, converged = await self._evict(extra, current, estimated)
                     unload_s, wait_s, unloaded = unload_s + u, wait_s + w, unloaded + extra
                     oom_retry = True
-                    load_s = await self._load(action.model, action.role)
+                    load_s = await self._load(spec)
         assert target is not None, "a swap plan always ends with a load"
 
-        measured, after = await self._measure(target.model, target.role)
-        from_role = next((roles[m] for m in unloaded if m in roles), None)
+        measured, after = await self._measure(spec)
+        from_role = next((r for r in map(role_of, unloaded) if r is not None), None)
         event = SwapEvent(
             to_model=target.model,
             to_role=target.role,
@@ -193,15 +194,15 @@ class Swapper:
         )
         return event, after
 
-    async def _measure(self, model: str, role: Role) -> tuple[LoadedModel, dict[str, LoadedModel]]:
+    async def _measure(self, spec: ModelSpec) -> tuple[LoadedModel, dict[str, LoadedModel]]:
         """Record the loaded model's real size; refuse it if it is not 100 % on the GPU."""
+        model = spec.model
         loaded = await loaded_by_name(self.backend)
         measured = loaded.get(model)
         if measured is None:
             # The server forgot it already (e.g. keep_alive 0); nothing to measure.
             return LoadedModel(model, 0, 0), loaded
-        options = self.settings.options_for(role)
-        if self.ledger.record(model, options, measured.size, measured.size_vram):
+        if self.ledger.record(model, spec.options, measured.size, measured.size_vram):
             await self.ledger.asave()
         if measured.size_vram < measured.size and not self.settings.allow_partial_offload:
             await self.backend.unload(model)

@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from orquestra.backends.ollama import OllamaBackend
+from orquestra.errors import OrquestraError
 from orquestra.events import SwapEvent
 from orquestra.manager import ModelManager
 from orquestra.runtime import build_model_manager
@@ -42,24 +42,26 @@ def create_app(
         manager: The one manager for this GPU; its backend's server is the upstream (for
             the embedded backend, the models this process holds).
         max_queue: Requests that may wait for a model before more get 503.
-        idle_exit_s: Exit after this many seconds without a request or lease (autostart).
+        idle_exit_s: Exit after this many seconds without a request or lease (autostart:
+            such a scheduler may also be replaced by a client for another upstream).
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with _upstream(manager) as upstream:
-            gateway = Gateway(manager, upstream, max_queue)
+            gateway = Gateway(manager, upstream, max_queue, autostarted=bool(idle_exit_s))
             app.state.gateway = gateway
             observer.attach(gateway)
-            await manager.refresh()
-            watcher = None
+            with contextlib.suppress(OrquestraError):  # an upstream down now may come later
+                await manager.refresh()
+            tasks = [asyncio.create_task(_keep_residency_true(manager))]
             if idle_exit_s:
-                watcher = asyncio.create_task(_exit_when_idle(app, gateway, idle_exit_s))
+                tasks.append(asyncio.create_task(_exit_when_idle(app, gateway, idle_exit_s)))
             try:
                 yield
             finally:
-                if watcher is not None:
-                    watcher.cancel()
+                for task in tasks:
+                    task.cancel()
                 observer.close()
                 await manager.aclose()
 
@@ -74,11 +76,20 @@ def create_app(
     return app
 
 
+async def _keep_residency_true(manager: ModelManager) -> None:
+    """Re-read what the upstream holds while idle (a restart, another client's unload)."""
+    while True:
+        await asyncio.sleep(manager.settings.residency_poll_s)
+        if not manager.busy():
+            with contextlib.suppress(OrquestraError):
+                await manager.refresh()
+
+
 def _upstream(manager: ModelManager) -> httpx.AsyncClient:
-    """Ollama itself, or Ollama's API answered in-process over the backend's chat models."""
+    """The backend's server when it speaks Ollama's API, else that API answered in-process."""
     backend = manager.backend
-    if isinstance(backend, OllamaBackend):
-        return httpx.AsyncClient(base_url=backend.base_url, timeout=UPSTREAM_TIMEOUT)
+    if backend.capabilities.ollama_api:
+        return httpx.AsyncClient(base_url=backend.url, timeout=UPSTREAM_TIMEOUT)
     transport = httpx.ASGITransport(app=EmbeddedUpstream(manager).app())
     return httpx.AsyncClient(transport=transport, base_url=f"http://{manager.backend.name}")
 
@@ -134,6 +145,8 @@ def run_scheduler(
     )
     server = uvicorn.Server(config)
     app.state.server = server
-    upstream = getattr(manager.backend, "base_url", f"the {manager.backend.name} models")
-    log.info("orquestra serve on http://%s:%s for %s", config.host, config.port, upstream)
+    log.info(
+        "orquestra serve on http://%s:%s for %s", config.host, config.port,
+        manager.upstream.describe(),
+    )
     server.run()

@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from orquestra import telemetry
+from orquestra.client.wire import CODE_RUNS_PATH
 from orquestra.server.metrics import CONTENT_TYPE
 from orquestra.server.observe import Observer
-from orquestra.server.run_reports import CODE_RUNS_PATH
 
 DASHBOARD_PATH = "/dashboard"
 SNAPSHOT_PATH = "/orquestra/dashboard"

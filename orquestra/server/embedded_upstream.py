@@ -4,8 +4,8 @@ With no Ollama (the CPU default), the scheduler itself holds the embedded llama.
 and is the gateway's upstream (through `httpx.ASGITransport`), so every client on the
 machine shares one copy of them in memory. The same goes for a llama-server router: its
 models are reached through the backend's OpenAI-compatible chat models, so Ollama clients
-can use it through `orquestra serve`. The gateway has already taken the lease, so the
-role's model is resident when a request arrives here.
+can use it through `orquestra serve`. The gateway has already pinned the model's spec and
+taken the lease, so the model is resident when a request arrives here.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from orquestra.errors import OrquestraError
+from orquestra.lineup import ModelSpec
 from orquestra.manager import ModelManager
 from orquestra.server.errors import error_response, ollama_error
-from orquestra.settings import ROLES, Role
 
 # What `/api/version` says for the in-process models.
 EMBEDDED_VERSION = "orquestra-embedded"
@@ -73,22 +73,18 @@ class EmbeddedUpstream:
     def __init__(self, manager: ModelManager) -> None:
         self.manager = manager
 
-    def _role(self, model: str) -> Role | None:
-        wanted = self.manager.backend.canonical(model)
-        return next((r for r in ROLES if self.manager.model_for(r) == wanted), None)
+    def _spec(self, model: str) -> ModelSpec | None:
+        return self.manager.lineups.pinned.get(self.manager.backend.canonical(model))
 
-    def _chat(self, role: Role) -> BaseChatModel:
-        settings = self.manager.settings
-        return self.manager.backend.chat_model(
-            settings.model_for(role), settings.options_for(role), settings.keep_alive_for(role)
-        )
+    def _chat(self, spec: ModelSpec) -> BaseChatModel:
+        return self.manager.backend.chat_model(spec.model, spec.options, spec.keep_alive)
 
     async def generation(self, request: Request) -> Response:
         """`/api/chat` and `/api/generate` (answered whole; the gateway relays them)."""
         body = await request.json()
         model = str(body.get("model") or "")
-        role = self._role(model)
-        if role is None:
+        spec = self._spec(model)
+        if spec is None:
             return ollama_error(404, f"model '{model}' not found")
         chat = request.url.path == "/api/chat"
         if chat:
@@ -97,7 +93,7 @@ class EmbeddedUpstream:
             system = [SystemMessage(body["system"])] if body.get("system") else []
             messages = [*system, HumanMessage(str(body.get("prompt") or ""))]
         try:
-            reply = await _bound(self._chat(role), body).ainvoke(messages)
+            reply = await _bound(self._chat(spec), body).ainvoke(messages)
         except OrquestraError as exc:
             return error_response(exc)
         text = str(reply.content) if isinstance(reply, BaseMessage) else json.dumps(reply)
@@ -134,20 +130,18 @@ class EmbeddedUpstream:
         return JSONResponse({"models": models})
 
     async def tags(self, request: Request) -> Response:
-        """The two embedded models, as pulled models."""
-        models = []
-        for role in ROLES:
-            name = self.manager.model_for(role)
-            facts = await self.manager.backend.facts(name)
-            models.append({"name": name, "model": name, "size": facts.weights_bytes})
+        """Every model the backend can serve, as pulled models."""
+        available = await self.manager.backend.available()
+        models = [{"name": n, "model": n, "size": size} for n, size in available.items()]
         return JSONResponse({"models": models})
 
     async def show(self, request: Request) -> Response:
         """What is known of an embedded model before it loads."""
         model = str((await request.json()).get("model") or "")
-        if self._role(model) is None:
-            return ollama_error(404, f"model '{model}' not found")
-        facts = await self.manager.backend.facts(model)
+        try:
+            facts = await self.manager.backend.facts(model)
+        except OrquestraError as exc:
+            return error_response(exc)
         return JSONResponse(
             {"model_info": dict(facts.model_info), "capabilities": ["completion", "tools"]}
         )

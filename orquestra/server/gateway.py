@@ -1,9 +1,13 @@
 """The gateway: every request a lease, every lease through the one manager, then upstream.
 
-A request names a model; the gateway finds the role it serves, takes a lease on it (the
-manager makes it resident first, batching requests of all clients), pins the request to
-the role's runner options and keep_alive, and forwards it to Ollama. The lease lasts until
-the last byte of the answer is sent, or until the client hangs up.
+A request names a model, any model the upstream has; the gateway finds the spec it is
+pinned to (a lineup's, or the scheduler's defaults), takes a lease on it (the manager
+makes it resident first, batching requests of all clients), pins the request to the
+spec's runner options and keep_alive, and forwards it upstream. The lease lasts until
+the last byte of the answer is sent, or until the client hangs up. A model found gone
+from the upstream (unloaded behind the scheduler's back, an upstream restart) is loaded
+again through the budget before anything is forwarded, and an upstream error answer is
+retried once after residency is re-read.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ import httpx
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from orquestra.errors import BackendUnavailableError, ModelNotFoundError, ServerBusyError
+from orquestra.errors import BackendUnavailableError, ServerBusyError
 from orquestra.events import SwapEvent
+from orquestra.lineup import ModelSpec
 from orquestra.manager import ModelManager
 from orquestra.policy.pinning import pin_request
 from orquestra.server.errors import QUEUE_FULL
-from orquestra.settings import ROLES, Role
 
 T = TypeVar("T")
 
@@ -69,13 +73,22 @@ class LeasedStream(StreamingResponse):
 class Gateway:
     """Leases, option pinning and forwarding for one upstream Ollama and one manager."""
 
-    def __init__(self, manager: ModelManager, upstream: httpx.AsyncClient, max_queue: int):
+    def __init__(
+        self,
+        manager: ModelManager,
+        upstream: httpx.AsyncClient,
+        max_queue: int,
+        *,
+        autostarted: bool = False,
+    ):
         self.manager = manager
+        self.autostarted = autostarted
+        """Started by a client (exits when idle, may be replaced), not by hand."""
         self.upstream = upstream
         self.max_queue = max_queue
         self.waiting = 0
-        self.held: dict[str, Role] = {}
-        """Leases Orquestra clients hold across their calls, by lease id."""
+        self.held: dict[str, str] = {}
+        """The model of each lease Orquestra clients hold across their calls, by lease id."""
         self.requests: Counter[tuple[str, int]] = Counter()
         self.pins: Counter[str] = Counter()
         self.ignored_unloads: Counter[str] = Counter()
@@ -83,18 +96,12 @@ class Gateway:
         """Requests made under a lease a client holds (no second lease taken)."""
         self.active = 0
         self.last_active = time.monotonic()
+        self.upstream_retries = 0
+        """Requests re-sent once after an upstream error and a fresh look at residency."""
 
-    def role_of(self, model: str) -> Role:
-        """The role `model` serves; a clear 404 for a model this scheduler does not run."""
-        wanted = self.manager.backend.canonical(model) if model else ""
-        for role in ROLES:
-            if self.manager.model_for(role) == wanted:
-                return role
-        served = ", ".join(f"{r} {self.manager.model_for(r)}" for r in ROLES)
-        raise ModelNotFoundError(
-            f"model '{model}' not found: this orquestra serve schedules {served}. Ask for one "
-            "of them, or start orquestra serve with DEFAULT_MODEL / EXECUTOR_MODEL naming it."
-        )
+    async def spec_of(self, model: str) -> ModelSpec:
+        """The spec `model` is served with; a clear 404 when the upstream does not have it."""
+        return await self.manager.spec_for(model)
 
     def count(self, model: str, status: int) -> None:
         """Count one finished request."""
@@ -102,24 +109,24 @@ class Gateway:
 
     async def hold(
         self,
-        role: Role,
+        spec: ModelSpec,
         stack: AsyncExitStack,
         gone: Callable[[], Awaitable[object]] | None = None,
     ) -> list[SwapEvent]:
-        """Take a lease on `role`'s model into `stack`; return the swaps made for it.
+        """Take a lease on `spec`'s model into `stack`; return the swaps made for it.
 
         Raises:
             ServerBusyError: The queue is full (Ollama's 503 text).
             ClientGone: `gone()` completed (the client hung up) while waiting.
         """
         if self.waiting >= self.max_queue:
-            self.count(self.manager.model_for(role), 503)
+            self.count(spec.model, 503)
             raise ServerBusyError(QUEUE_FULL)
         swaps: list[SwapEvent] = []
         unsubscribe = self.manager.subscribe(swaps.append)
         self.waiting += 1
         try:
-            entering = stack.enter_async_context(self.manager.use(role))
+            entering = stack.enter_async_context(self.manager.lease(spec))
             await (unless_gone(entering, gone()) if gone is not None else entering)
         finally:
             self.waiting -= 1
@@ -132,55 +139,58 @@ class Gateway:
         self.active -= 1
         self.last_active = time.monotonic()
 
-    def new_lease(self, role: Role, stack: AsyncExitStack) -> str:
+    def new_lease(self, model: str, stack: AsyncExitStack) -> str:
         """Register a lease an Orquestra client holds across calls; forgotten with `stack`."""
         lease = uuid.uuid4().hex
-        self.held[lease] = role
+        self.held[lease] = model
         stack.callback(self.held.pop, lease, None)
         return lease
 
     def unreachable(self) -> BackendUnavailableError:
         """The error for an upstream that does not answer, naming the fix."""
+        self.manager.forget_residency()  # whatever comes back is read anew
         return BackendUnavailableError(
-            f"Cannot reach Ollama at {self.upstream.base_url}: start it with "
-            "`ollama serve`, or restart orquestra serve with OLLAMA_BASE_URL set."
+            f"Cannot reach {self.manager.upstream.describe()}: start it (`ollama serve`), "
+            "or restart orquestra serve with OLLAMA_BASE_URL (or LLAMA_SERVER_URL) set."
         )
 
-    def pin(self, role: Role, body: Mapping[str, Any]) -> dict[str, Any]:
-        """`body` pinned to the role's runner options and keep_alive (changes counted)."""
-        settings = self.manager.settings
-        pinned = pin_request(body, settings.options_for(role), settings.keep_alive_for(role))
+    def pin(self, spec: ModelSpec, body: Mapping[str, Any]) -> dict[str, Any]:
+        """`body` pinned to the spec's runner options and keep_alive (changes counted)."""
+        pinned = pin_request(body, spec.options, spec.keep_alive)
         if pinned.overridden or pinned.keep_alive_overridden:
-            self.pins[self.manager.model_for(role)] += 1
+            self.pins[spec.model] += 1
         return pinned.body
 
     async def forward(
         self,
         path: str,
         body: dict[str, Any],
-        role: Role,
+        spec: ModelSpec,
         lease: str | None,
         gone: Callable[[], Awaitable[object]],
     ) -> Response:
-        """Send `body` upstream under a lease on `role` (the caller's, or one taken now).
+        """Send `body` upstream under a lease on `spec`'s model (the caller's, or one now).
 
         `gone()` completes when the client hangs up: waiting for the lease or for the
         first byte of the answer then stops, and the lease is given back.
         """
         stack = AsyncExitStack()
         try:
-            if self.held.get(lease or "") == role:
-                self.calls_under_lease += 1
+            if self.held.get(lease or "") != spec.model:
+                await self.hold(spec, stack, gone)
             else:
-                await self.hold(role, stack, gone)
-            request = self.upstream.build_request("POST", path, json=self.pin(role, body))
-            try:
-                response = await unless_gone(self.upstream.send(request, stream=True), gone())
-            except httpx.TransportError:
-                raise self.unreachable() from None
-            stack.push_async_callback(response.aclose)
-            model = self.manager.model_for(role)
-            self.count(model, response.status_code)
+                self.calls_under_lease += 1
+                if not await self.manager.resident(spec.model):  # gone behind our back
+                    await self.hold(spec, stack, gone)
+            response = await self._send(path, body, spec, gone, stack)
+            if response.status_code >= 500 and not await self.manager.resident(spec.model, 0):
+                # The upstream lost the model (restart, another client): load it through
+                # the budget and ask once more, rather than answer its raw error.
+                await response.aclose()
+                self.upstream_retries += 1
+                await self.hold(spec, stack, gone)
+                response = await self._send(path, body, spec, gone, stack)
+            self.count(spec.model, response.status_code)
             streams = body.get("stream", True) and path != "/api/embed"
             if response.status_code != 200 or not streams:
                 content = await response.aread()
@@ -195,10 +205,27 @@ class Gateway:
             await stack.aclose()
             raise
 
+    async def _send(
+        self,
+        path: str,
+        body: dict[str, Any],
+        spec: ModelSpec,
+        gone: Callable[[], Awaitable[object]],
+        stack: AsyncExitStack,
+    ) -> httpx.Response:
+        request = self.upstream.build_request("POST", path, json=self.pin(spec, body))
+        try:
+            response = await unless_gone(self.upstream.send(request, stream=True), gone())
+        except httpx.TransportError:
+            raise self.unreachable() from None
+        stack.push_async_callback(response.aclose)
+        return response
+
     def status(self) -> dict[str, Any]:
         """The manager's status and the gateway's own counters."""
         status = self.manager.get_status()
         status["serve"] = {
+            "autostarted": self.autostarted,
             "waiting": self.waiting,
             "active_requests": self.active,
             "held_leases": len(self.held),
@@ -209,5 +236,6 @@ class Gateway:
             ],
             "option_pins": dict(self.pins),
             "ignored_unloads": dict(self.ignored_unloads),
+            "upstream_retries": self.upstream_retries,
         }
         return status

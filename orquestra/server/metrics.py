@@ -16,8 +16,6 @@ from prometheus_client.registry import Collector
 
 from orquestra import telemetry
 from orquestra.events import SwapEvent
-from orquestra.policy.decision import GIB
-from orquestra.settings import ROLES
 
 if TYPE_CHECKING:
     from orquestra.server.gateway import Gateway
@@ -95,7 +93,7 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         manager = self.gateway.manager
-        status = manager.get_status()
+        status = manager.snapshot()
         loaded = GaugeMetricFamily(
             "orquestra_loaded_models",
             "1 for each of the scheduler's models resident now.",
@@ -107,17 +105,17 @@ class _StateCollector(Collector):
         queued = GaugeMetricFamily(
             "orquestra_queued_requests", "Requests waiting for their model.", labels=["model"]
         )
-        for role in ROLES:
-            model = manager.model_for(role)
-            if status[f"{role}_loaded"]:
-                loaded.add_metric([model, role], 1.0)
-            leased.add_metric([model], float(status["leases"].get(role, 0)))
-            queued.add_metric([model], float(status["queued"].get(role, 0)))
+        for state in status.models:
+            if state.resident:
+                role = manager.lineups.role_of(state.model) or ""
+                loaded.add_metric([state.model, role], 1.0)
+            leased.add_metric([state.model], float(state.leases))
+            queued.add_metric([state.model], float(state.queued))
         yield from (loaded, leased, queued)
         yield GaugeMetricFamily(
             "orquestra_vram_used_bytes",
             "VRAM in use (NVML, else the models the server reports resident).",
-            value=round(float(status["vram_used_gb"]) * GIB),
+            value=float(status.vram_used),
         )
         yield GaugeMetricFamily(
             "orquestra_vram_budget_bytes",

@@ -17,15 +17,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orquestra.client.wire import LEASE_PATH
 from orquestra.events import SwapEvent
 from orquestra.manager import ModelManager
 from orquestra.server.gateway import Gateway
 from orquestra.server.metrics import SchedulerMetrics
-from orquestra.settings import ROLES
 
 # Requests whose model and client the dashboard lists (passthroughs are not model work).
 MODEL_PATHS = ("/api/chat", "/api/generate", "/api/embed", "/v1/chat/completions")
-LEASE_PATH = "/orquestra/lease"
 # The most of a request body read to find its model.
 BODY_PEEK_BYTES = 64 * 1024
 RECENT_REQUESTS = 200
@@ -108,16 +107,17 @@ class Observer:
     def snapshot(self) -> dict[str, Any]:
         """Everything the dashboard shows, as JSON-ready data."""
         status = self._gateway.status() if self._gateway else self.manager.get_status()
+        typed = self.manager.snapshot()
         models = [
             {
-                "role": role,
-                "model": self.manager.model_for(role),
-                "loaded": bool(status[f"{role}_loaded"]),
-                "leases": status["leases"].get(role, 0),
-                "queued": status["queued"].get(role, 0),
-                "swapping_to": status["swapping_to"] == role,
+                "role": self.manager.lineups.role_of(m.model) or "",
+                "model": m.model,
+                "loaded": m.resident,
+                "leases": m.leases,
+                "queued": m.queued,
+                "swapping_to": typed.swapping_to == m.model,
             }
-            for role in ROLES
+            for m in typed.models
         ]
         return {
             "now": time.time(),
@@ -201,7 +201,7 @@ def _model_of(body: bytes, manager: ModelManager, *, lease: bool) -> str:
         return ""
     if not isinstance(data, dict):
         return ""
-    if not lease:
-        return str(data.get("model") or "")
     role = data.get("role")
-    return manager.model_for(role) if role in ROLES else ""
+    if data.get("model") or not lease:
+        return str(data.get("model") or "")
+    return manager.lineup.model(role) if role in ("brain", "executor") else ""

@@ -14,13 +14,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from orquestra.server.errors import error_response
 from orquestra.server.gateway import LeasedStream
 from orquestra.server.routes import answers_like_ollama, forward_for, gateway_of, json_body
-from orquestra.settings import ROLES
 
 # OpenAI sampling fields and the Ollama options they become.
 _SAMPLING = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop"}
@@ -127,8 +128,8 @@ def from_native(chunk: dict[str, Any], completion: str, *, stream: bool) -> dict
 async def chat_completions(request: Request) -> Response:
     """`/v1/chat/completions`, translated to a pinned, leased `/api/chat`."""
     body = await json_body(request)
-    role = gateway_of(request).role_of(str(body.get("model") or ""))
-    answer = await forward_for(request, "/api/chat", to_native(body), role)
+    spec = await gateway_of(request).spec_of(str(body.get("model") or ""))
+    answer = await forward_for(request, "/api/chat", to_native(body), spec)
     completion = f"chatcmpl-{uuid.uuid4().hex}"
     if not isinstance(answer, LeasedStream):
         if answer.status_code != 200:
@@ -154,11 +155,17 @@ async def _events(answer: LeasedStream, completion: str) -> AsyncIterator[bytes]
 
 
 async def models(request: Request) -> Response:
-    """`/v1/models`: the models this scheduler serves."""
-    manager = gateway_of(request).manager
+    """`/v1/models`: every model the upstream has (each served through the scheduler)."""
+    gateway = gateway_of(request)
+    try:
+        response = await gateway.upstream.get("/api/tags")
+    except httpx.TransportError:
+        return error_response(gateway.unreachable())
+    listed = response.json().get("models", []) if response.status_code == 200 else []
     data = [
-        {"id": manager.model_for(role), "object": "model", "created": 0, "owned_by": "orquestra"}
-        for role in ROLES
+        {"id": m.get("model") or m.get("name"), "object": "model", "created": 0,
+         "owned_by": "orquestra"}
+        for m in listed
     ]
     return JSONResponse({"object": "list", "data": data})
 

@@ -22,11 +22,12 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
+from orquestra.client.wire import EXIT_PATH, LEASE_HEADER, LEASE_PATH, LINEUP_PATH, STATUS_PATH
 from orquestra.errors import OrquestraError
+from orquestra.lineup import Lineup, ModelSpec
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
-from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
-from orquestra.settings import ROLES, Role, check_role
+from orquestra.settings import check_role
 
 # Ollama's status for a client that went away while its request waited.
 CLIENT_GONE = 499
@@ -60,10 +61,12 @@ def answers_like_ollama(handler: Handler) -> Handler:
     return answering
 
 
-async def forward_for(request: Request, path: str, body: dict[str, Any], role: Role) -> Response:
+async def forward_for(
+    request: Request, path: str, body: dict[str, Any], spec: ModelSpec
+) -> Response:
     """`body` forwarded under the client's lease, or one taken now, until it hangs up."""
     lease = request.headers.get(LEASE_HEADER)
-    return await gateway_of(request).forward(path, body, role, lease, lambda: hung_up(request))
+    return await gateway_of(request).forward(path, body, spec, lease, lambda: hung_up(request))
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -110,35 +113,42 @@ async def generation(request: Request) -> Response:
     model = str(body.get("model") or "")
     if not model:
         return ollama_error(400, "model is required")
-    role = gateway.role_of(model)
+    spec = await gateway.spec_of(model)
     content = body.get("messages") if chat else body.get("prompt", body.get("input"))
     if not content and path != "/api/embed":
         if body.get("keep_alive") in (0, "0", 0.0):  # unloads are the scheduler's call
             gateway.ignored_unloads[model] += 1
             return JSONResponse(_done(model, chat=chat, reason="unload"))
         async with AsyncExitStack() as stack:  # a load request: make it resident
-            await gateway.hold(role, stack, lambda: hung_up(request))
+            await gateway.hold(spec, stack, lambda: hung_up(request))
         return JSONResponse(_done(model, chat=chat, reason="load"))
-    return await forward_for(request, path, body, role)
+    return await forward_for(request, path, body, spec)
 
 
 @answers_like_ollama
 async def lease(request: Request) -> Response:
-    """Hold a lease for an Orquestra client until it hangs up (NDJSON heartbeats)."""
+    """Hold a lease for an Orquestra client until it hangs up (NDJSON heartbeats).
+
+    The body names the model (of a lineup the client registered) and its role; a role
+    alone means the scheduler's own lineup's model.
+    """
     gateway = gateway_of(request)
-    role = check_role(str((await json_body(request)).get("role")))
+    body = await json_body(request)
+    role = check_role(str(body.get("role")))
+    model = str(body.get("model") or gateway.manager.lineup.model(role))
+    spec = await gateway.spec_of(model)
     stack = AsyncExitStack()
     try:
-        swaps = await gateway.hold(role, stack, lambda: hung_up(request))
+        swaps = await gateway.hold(spec, stack, lambda: hung_up(request))
     except BaseException:
         await stack.aclose()
         raise
-    lease_id = gateway.new_lease(role, stack)
+    lease_id = gateway.new_lease(spec.model, stack)
     granted = {
         "status": "granted",
         "lease": lease_id,
         "role": role,
-        "model": gateway.manager.model_for(role),
+        "model": spec.model,
         "swaps": [event.as_dict() for event in swaps],
     }
 
@@ -179,19 +189,24 @@ async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
         await response.aclose()
 
 
-async def tags(request: Request) -> Response:
-    """`/api/tags`: the pulled models this scheduler serves (other models would get 404)."""
-    answer = await passthrough(request)
-    if answer.status_code != 200:
-        return answer
+@answers_like_ollama
+async def lineup(request: Request) -> Response:
+    """Register a client's lineup; answer it as served (409 for another upstream)."""
+    served = gateway_of(request).manager.register(Lineup.from_dict(await json_body(request)))
+    return JSONResponse(served.as_dict())
+
+
+async def exit_when_idle(request: Request) -> Response:
+    """An autostarted scheduler with no client exits, so one for another upstream can start."""
     gateway = gateway_of(request)
-    served = {gateway.manager.model_for(role) for role in ROLES}
-    listed = json.loads(bytes(answer.body))
-    canonical = gateway.manager.backend.canonical
-    listed["models"] = [
-        m for m in listed.get("models", []) if canonical(str(m.get("model") or "")) in served
-    ]
-    return JSONResponse(listed)
+    busy = gateway.active or gateway.held or gateway.waiting or gateway.manager.busy()
+    if not gateway.autostarted or busy:
+        why = "in use" if gateway.autostarted else "started by hand"
+        return ollama_error(409, f"orquestra serve is {why}: it does not exit on request")
+    server = request.app.state.server
+    if server is not None:
+        server.should_exit = True
+    return JSONResponse({"status": "exiting"})
 
 
 async def status(request: Request) -> Response:
@@ -215,11 +230,13 @@ def native_routes() -> list[Route]:
         Route("/api/chat", generation, methods=["POST"]),
         Route("/api/generate", generation, methods=["POST"]),
         Route("/api/embed", generation, methods=["POST"]),
-        Route("/api/tags", tags, methods=["GET"]),
+        Route("/api/tags", passthrough, methods=["GET"]),
         Route("/api/ps", passthrough, methods=["GET"]),
         Route("/api/version", passthrough, methods=["GET"]),
         Route("/api/show", passthrough, methods=["POST"]),
         Route("/api/pull", passthrough, methods=["POST"]),
         Route(STATUS_PATH, status, methods=["GET"]),
         Route(LEASE_PATH, lease, methods=["POST"]),
+        Route(LINEUP_PATH, lineup, methods=["POST"]),
+        Route(EXIT_PATH, exit_when_idle, methods=["POST"]),
     ]

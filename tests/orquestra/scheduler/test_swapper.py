@@ -31,6 +31,7 @@ class RecordingBackend:
 
     name = "recording"
     capabilities = Capabilities(reusable_chat_models=True, suspension=False)
+    url = ""
 
     def __init__(self, held: Mapping[str, int], *, partial: bool = False) -> None:
         self.held = dict(held)
@@ -64,6 +65,9 @@ class RecordingBackend:
 
     async def facts(self, model: str) -> ModelFacts:
         return ModelFacts(model, 4 * GIB)
+
+    async def available(self) -> dict[str, int]:
+        return {}
 
     def chat_model(
         self, model: str, options: Mapping[str, Any], keep_alive: float | str

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from orquestra.client.remote import RemoteManager
 from orquestra.errors import BackendUnavailableError
 from orquestra.manager import ModelManager
 from orquestra.runtime import build_model_service
-from orquestra.server.client import RemoteManager
 from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeOllama
 from tests.orquestra.server.conftest import free_port, wait_until
@@ -54,7 +54,7 @@ def test_a_scheduler_url_that_does_not_answer_names_the_fix() -> None:
 
 
 def test_without_autostart_the_manager_stays_in_process() -> None:
-    from orquestra.server.autostart import find_or_start
+    from orquestra.client.autostart import find_or_start
 
     settings = load_settings(orquestra_url="", serve_port=free_port(), autostart=False)
     assert find_or_start(settings) is None

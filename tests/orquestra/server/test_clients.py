@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from graph import Context, build_graph
+from orquestra.client.remote import RemoteManager
 from orquestra.runtime import set_model_manager
-from orquestra.server.client import RemoteManager
 from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeOllama, FakeOllamaState
 from tests.graph_support import BRAIN, EXECUTOR, code_reply, user

@@ -7,10 +7,10 @@ import json
 
 import ollama
 
+from orquestra.client.remote import RemoteManager
 from orquestra.embedded import assets
 from orquestra.runtime import build_model_manager
 from orquestra.server.app import create_app
-from orquestra.server.client import RemoteManager
 from orquestra.settings import load_settings
 from tests.orquestra.backends.test_embedded import USER_CACHE, needs_models
 from tests.orquestra.server.conftest import serving

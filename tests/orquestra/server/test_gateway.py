@@ -218,7 +218,7 @@ def test_a_model_too_large_for_the_budget_is_refused_with_the_fix(
 
 CRASHING_CLIENT = """
 import asyncio, os
-from orquestra.server.client import RemoteManager
+from orquestra.client.remote import RemoteManager
 from orquestra.settings import load_settings
 
 async def main() -> None:

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orquestra import telemetry
+from orquestra.client.run_reports import report_code_runs_to
 from orquestra.policy.decision import GIB
 from orquestra.server.metrics import SWAP_STAGES
-from orquestra.server.run_reports import report_code_runs_to
 from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import BRAIN, EXECUTOR
 from tests.orquestra.server.conftest import Scheduler, wait_until

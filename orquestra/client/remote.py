@@ -1,10 +1,12 @@
 """`RemoteManager`: this process's leases, held by the one `orquestra serve` for the GPU.
 
-It offers what `ModelManager` offers the graph, the commander and the CLI. A lease is one
-streamed request to `/orquestra/lease` that stays open while the lease is held: closing it
-(or this process dying) gives the lease back at once, so a crashed client never blocks
-the GPU. Chat calls made under a lease carry its id, so the scheduler does not queue them
-behind the lease they are part of.
+It offers what `ModelManager` offers the graph, the commander and the CLI, for this
+process's own lineup: the lineup is registered with the scheduler first (which resolves
+its names and pins each model's runner options), then every lease names its model. A
+lease is one streamed request to `/orquestra/lease` that stays open while it is held:
+closing it (or this process dying) gives it back at once, so a crashed client never
+blocks the GPU. Chat calls made under a lease carry its id, so the scheduler does not
+queue them behind the lease they are part of.
 """
 
 from __future__ import annotations
@@ -20,19 +22,21 @@ import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_ollama import ChatOllama
 
-from orquestra.backends.ollama import canonical_name
+from orquestra.client.run_reports import report_code_runs_to
+from orquestra.client.wire import LEASE_HEADER, LEASE_PATH, LINEUP_PATH, STATUS_PATH
 from orquestra.errors import (
     BackendError,
     BackendUnavailableError,
     ModelNotFoundError,
     OrquestraError,
+    PolicyError,
     ServerBusyError,
 )
 from orquestra.events import SwapEvent
+from orquestra.lineup import Lineup
+from orquestra.scheduler.status import ManagerStatus
 from orquestra.scheduler.swap_log import SwapLog
-from orquestra.server.run_reports import report_code_runs_to
-from orquestra.server.wire import LEASE_HEADER, LEASE_PATH, STATUS_PATH
-from orquestra.settings import ROLES, Role, Settings, check_role
+from orquestra.settings import Role, Settings, check_role
 
 # Seconds to wait for the scheduler to answer a status request.
 STATUS_TIMEOUT_S = 5.0
@@ -44,6 +48,7 @@ _LEASE: ContextVar[str | None] = ContextVar("orquestra_lease", default=None)
 
 _ERRORS: dict[int, type[OrquestraError]] = {
     404: ModelNotFoundError,
+    409: PolicyError,
     502: BackendUnavailableError,
     503: ServerBusyError,
 }
@@ -59,15 +64,21 @@ async def _alease_header(request: httpx.Request) -> None:
     _lease_header(request)
 
 
-def _error(url: str, status: int, body: bytes) -> OrquestraError:
+def error_of(url: str, status: int, body: bytes) -> OrquestraError:
+    """The scheduler's error answer as the error it stands for."""
     try:
-        message = str(json.loads(body).get("error") or body.decode(errors="replace"))
+        data = json.loads(body)
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict):  # OpenAI's shape
+            error = error.get("message")
+        message = str(error or body.decode(errors="replace"))
     except (ValueError, AttributeError):
         message = body.decode(errors="replace")
     return _ERRORS.get(status, BackendError)(f"orquestra serve at {url}: {message}")
 
 
-def _unreachable(url: str) -> BackendUnavailableError:
+def unreachable(url: str) -> BackendUnavailableError:
+    """The error for a scheduler that does not answer, naming the fix."""
     return BackendUnavailableError(
         f"Cannot reach orquestra serve at {url}. Start it with `orquestra serve`, point "
         "ORQUESTRA_URL at where it runs, or set ORQUESTRA_URL=none to decide in this process."
@@ -75,12 +86,13 @@ def _unreachable(url: str) -> BackendUnavailableError:
 
 
 class RemoteManager:
-    """The manager protocol over HTTP, against one `orquestra serve`."""
+    """The manager protocol over HTTP, for one lineup, against one `orquestra serve`."""
 
-    def __init__(self, url: str, settings: Settings, status: dict[str, Any]) -> None:
+    def __init__(self, url: str, settings: Settings, lineup: Lineup) -> None:
         self.url = url.rstrip("/")
         self.settings = settings
-        self._models: dict[Role, str] = {r: str(status[f"{r}_model"]) for r in ROLES}
+        self.lineup = lineup
+        """This process's lineup as the scheduler serves it (names resolved, specs pinned)."""
         self._log = SwapLog()
         self._held = 0
         self._idle: asyncio.Event | None = None
@@ -89,12 +101,21 @@ class RemoteManager:
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def connect(cls, url: str, settings: Settings) -> RemoteManager:
-        """A client of the scheduler at `url` (blocking: reads its status once).
+    def connect(cls, url: str, settings: Settings, lineup: Lineup) -> RemoteManager:
+        """A client of the scheduler at `url` for `lineup` (blocking: registers it once).
 
         This process's sandbox runs are reported to it from then on.
+
+        Raises:
+            PolicyError: The scheduler drives another upstream (the message names the fix).
         """
-        manager = cls(url, settings, fetch_status(url))
+        try:
+            response = httpx.post(
+                f"{url.rstrip('/')}{LINEUP_PATH}", json=lineup.as_dict(), timeout=STATUS_TIMEOUT_S
+            )
+        except httpx.TransportError:
+            raise unreachable(url) from None
+        manager = cls(url, settings, _served(url, response))
         report_code_runs_to(manager.url)
         return manager
 
@@ -106,8 +127,21 @@ class RemoteManager:
         return self._client
 
     def model_for(self, role: str) -> str:
-        """The model the scheduler serves `role` with."""
-        return self._models[check_role(role)]
+        """The model the scheduler serves `role` with, for this lineup."""
+        return self.lineup.model(check_role(role))
+
+    async def for_models(self, brain: str = "", executor: str = "") -> RemoteManager:
+        """The scheduler for other models (registered now; empty names: this lineup's)."""
+        wanted = self.lineup.with_models(brain, executor)
+        if wanted == self.lineup:
+            return self
+        try:
+            response = await self._http().post(
+                LINEUP_PATH, json=wanted.as_dict(), timeout=STATUS_TIMEOUT_S
+            )
+        except httpx.TransportError:
+            raise unreachable(self.url) from None
+        return RemoteManager(self.url, self.settings, _served(self.url, response))
 
     @contextlib.asynccontextmanager
     async def use(self, role: str) -> AsyncIterator[BaseChatModel]:
@@ -115,22 +149,21 @@ class RemoteManager:
         checked = check_role(role)
         self._held += 1
         try:
-            async with self._http().stream("POST", LEASE_PATH, json={"role": checked}) as response:
+            request = {"role": checked, "model": self.lineup.model(checked)}
+            async with self._http().stream("POST", LEASE_PATH, json=request) as response:
                 if response.status_code != 200:
-                    raise _error(self.url, response.status_code, await response.aread())
+                    raise error_of(self.url, response.status_code, await response.aread())
                 lines = response.aiter_lines()
                 granted = json.loads(await anext(lines))
                 for swap in granted.get("swaps", []):
-                    self._log.record(
-                        SwapEvent(**{**swap, "from_models": tuple(swap["from_models"])})
-                    )
+                    self._log.record(SwapEvent.from_dict(swap))
                 token = _LEASE.set(str(granted["lease"]))
                 try:
                     yield self._chat_model(checked)
                 finally:
                     _LEASE.reset(token)
         except httpx.TransportError:
-            raise _unreachable(self.url) from None
+            raise unreachable(self.url) from None
         finally:
             self._held -= 1
             if not self._held and self._idle is not None:
@@ -140,14 +173,15 @@ class RemoteManager:
         # One per role: building one costs tens of milliseconds (its HTTP clients), while
         # the lease it works under travels per request, from `_LEASE`.
         if role not in self._chats:
-            keep_alive = self.settings.keep_alive_for(role)
+            spec = self.lineup.spec(role)
+            keep_alive = spec.keep_alive
             self._chats[role] = ChatOllama(
-                model=self._models[role],
+                model=spec.model,
                 base_url=self.url,
                 keep_alive=keep_alive if isinstance(keep_alive, str) else int(keep_alive),
                 sync_client_kwargs={"event_hooks": {"request": [_lease_header]}},
                 async_client_kwargs={"event_hooks": {"request": [_alease_header]}},
-                **self.settings.options_for(role),
+                **spec.options,
             )
         return self._chats[role]
 
@@ -157,7 +191,7 @@ class RemoteManager:
             pass
 
     async def prefetch(self, role: str) -> None:
-        """The scheduler prefetches the model that is out after each swap on its own."""
+        """The scheduler prefetches the models that are out after each swap on its own."""
         check_role(role)
 
     def subscribe(self, listener: Callable[[SwapEvent], None]) -> Callable[[], None]:
@@ -170,19 +204,19 @@ class RemoteManager:
         return self._log.events
 
     def get_status(self) -> dict[str, Any]:
-        """The scheduler's status: the one state shared by all its clients (blocking)."""
-        return fetch_status(self.url)
+        """The scheduler's status seen from this lineup, as plain data (blocking)."""
+        status = ManagerStatus.from_dict(fetch_status(self.url)).for_lineup(self.lineup)
+        return status.as_dict()
 
-    async def astatus(self) -> dict[str, Any]:
-        """The scheduler's status, without blocking the event loop."""
+    async def status(self) -> ManagerStatus:
+        """The scheduler's status (the one state its clients share), seen from this lineup."""
         try:
             response = await self._http().get(STATUS_PATH, timeout=STATUS_TIMEOUT_S)
         except httpx.TransportError:
-            raise _unreachable(self.url) from None
+            raise unreachable(self.url) from None
         if response.status_code != 200:
-            raise _error(self.url, response.status_code, response.content)
-        status: dict[str, Any] = response.json()
-        return status
+            raise error_of(self.url, response.status_code, response.content)
+        return ManagerStatus.from_dict(response.json()).for_lineup(self.lineup)
 
     def busy(self) -> bool:
         """Whether this process holds or waits for a lease."""
@@ -200,32 +234,33 @@ class RemoteManager:
         if client is not None and self._client_loop is asyncio.get_running_loop():
             await client.aclose()
 
-    def serves(self, brain_model: str, executor_model: str) -> bool:
-        """Whether the scheduler runs these models (empty names: whatever it runs)."""
-        wanted = {"brain": brain_model, "executor": executor_model}
-        # Tags compared as Ollama names them (`x` is `x:latest`), whatever the backend.
-        return all(
-            not wanted[r] or canonical_name(wanted[r]) == canonical_name(self._models[r])
-            for r in ROLES
-        )
+
+def _served(url: str, response: httpx.Response) -> Lineup:
+    if response.status_code != 200:
+        raise error_of(url, response.status_code, response.content)
+    return Lineup.from_dict(response.json())
 
 
 def fetch_status(url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any]:
-    """The status of the scheduler at `url` (blocking; raises naming the fix)."""
+    """The status of the scheduler at `url` as plain data (blocking; raises naming the fix)."""
     try:
         response = httpx.get(f"{url.rstrip('/')}{STATUS_PATH}", timeout=timeout_s)
     except httpx.TransportError:
-        raise _unreachable(url) from None
+        raise unreachable(url) from None
     if response.status_code != 200:
-        raise _error(url, response.status_code, response.content)
+        raise error_of(url, response.status_code, response.content)
     status: dict[str, Any] = response.json()
     return status
 
 
+def probe_status(url: str, timeout_s: float) -> dict[str, Any] | None:
+    """The status of an `orquestra serve` at `url`, or None when none answers (blocking)."""
+    try:
+        return fetch_status(url, timeout_s)
+    except OrquestraError:
+        return None
+
+
 def scheduler_answers(url: str, timeout_s: float) -> bool:
     """Whether an `orquestra serve` answers at `url` (blocking)."""
-    try:
-        fetch_status(url, timeout_s)
-    except OrquestraError:
-        return False
-    return True
+    return probe_status(url, timeout_s) is not None

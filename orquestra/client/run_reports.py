@@ -15,8 +15,8 @@ from collections.abc import Callable
 import httpx
 
 from orquestra import telemetry
+from orquestra.client.wire import CODE_RUNS_PATH
 
-CODE_RUNS_PATH = "/orquestra/code-runs"
 REPORT_TIMEOUT_S = 2.0
 
 _lock = threading.Lock()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,16 @@ DYNAMIC_IMPORTS = {
     "run_path",
     "spec_from_file_location",
 }
-MAX_MODULE_LINES = 300
+# A size is a gauge, not a rule: a module past SPLIT_GAUGE_LINES is worth a look for a
+# second subject inside, and only then split, by subject (see docs/style.md). One subject
+# is never cut in two, nor given mixins or re-export shims, to make a number fit; only a
+# module past MAX_MODULE_LINES fails, since one subject that long is rare.
+SPLIT_GAUGE_LINES = 300
+MAX_MODULE_LINES = 600
+
+
+class LongModuleWarning(UserWarning):
+    """A module is past the size gauge: look for a second subject inside it."""
 
 
 @dataclass(frozen=True)
@@ -152,15 +162,26 @@ def test_every_import_follows_the_layering() -> None:
     assert problems == []
 
 
-def test_no_module_is_over_300_lines() -> None:
-    roots = [*PACKAGES, "bench"]
-    long = {
-        str(p.relative_to(ROOT)): n
-        for root in roots
-        for p in (ROOT / root).rglob("*.py")
-        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+def module_lengths() -> dict[str, int]:
+    """Lines of every module of the project and of the bench scripts."""
+    return {
+        str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+        for root in [*PACKAGES, "bench"]
+        for p in sorted((ROOT / root).rglob("*.py"))
     }
-    assert long == {}
+
+
+def test_a_long_module_is_worth_a_look_and_only_a_very_long_one_fails() -> None:
+    lengths = module_lengths()
+    for path, n in lengths.items():
+        if n > SPLIT_GAUGE_LINES:
+            warnings.warn(
+                f"{path} has {n} lines (gauge {SPLIT_GAUGE_LINES}): is there a second "
+                "subject inside? Split by subject, never by count.",
+                LongModuleWarning,
+                stacklevel=1,
+            )
+    assert {path: n for path, n in lengths.items() if n > MAX_MODULE_LINES} == {}
 
 
 @pytest.mark.parametrize(

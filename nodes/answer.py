@@ -4,7 +4,7 @@ Pure functions over the execution records. The run that counts for a step is its
 accepted run (exit 0 and, for a function task, every check of the request passed); when
 none was accepted, the best of the latest round (most checks passed). A final answer may
 only state numbers that some run printed or that the request or plan already contain
-(`nodes.grounding`, whose functions are importable from here too).
+(`nodes.grounding`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nodes.common import tail
-from nodes.grounding import corrected_arithmetic as corrected_arithmetic
-from nodes.grounding import numbers as numbers
-from nodes.grounding import same_result as same_result
-from nodes.grounding import ungrounded_numbers as ungrounded_numbers
-from nodes.grounding import without_numbers as without_numbers
 from orquestra.language import Language
 
 # How much of a run's output an answer quotes.

@@ -10,6 +10,7 @@ from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime, get_runtime
 
+from nodes.code_runs import count_tool_runs
 from nodes.common import (
     answer_in_language,
     manager_for,
@@ -45,7 +46,7 @@ async def run_brain_tools(state: State, runtime: Runtime[Context]) -> dict[str, 
     """Run the tools the brain called, with the run context's limits (its timeout)."""
     tools = ToolNode(brain_tools(context_of(runtime).execution_timeout_s))
     result: dict[str, Any] = await tools.ainvoke(state)
-    return result
+    return {**result, "messages": count_tool_runs(result.get("messages", []))}
 
 
 async def respond(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

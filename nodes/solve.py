@@ -20,6 +20,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
+from nodes.code_runs import count_code_run
 from nodes.common import message_text, tail
 from nodes.prompts import (
     DEBUG_PROMPT,
@@ -170,6 +171,7 @@ async def _candidate(
         checked = ran[code]
     else:
         checked = ran[code] = await arun_checked(code, task.spec, timeout_s=timeout_s)
+        count_code_run(checked.result)
     return reply, _record(task, attempt, by, strategy, checked, model_s), checked
 
 

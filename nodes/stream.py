@@ -3,12 +3,14 @@
 Studio shows them, `orquestra run` renders them (`orquestra.app.run_view`), tests and
 scripts read them from `graph.astream(..., stream_mode="custom")`. On the wire each is a
 plain JSON object tagged by `type`; here each is a `TypedDict`, so a node that sends a
-field the reader does not know, or forgets one it needs, fails the type check.
+field the reader does not know, or forgets one it needs, fails the type check. A swap's
+fields are its `orquestra.events.SwapEvent`'s, declared on the record alone: the event is
+built from one (`swap_done`) and read back as one (`SwapEvent.from_dict`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from langgraph.config import get_config, get_stream_writer
 
@@ -37,28 +39,14 @@ class SwapStartEvent(TypedDict):
 
 
 class SwapDoneEvent(TypedDict):
-    """A swap happened: `orquestra.events.SwapEvent`'s fields and its one-line message."""
+    """A swap happened: its one-line message, beside every field of its `SwapEvent`.
+
+    The fields are `SwapEvent.as_dict()`'s, declared once, on the record: read them with
+    `SwapEvent.from_dict(event)` (it ignores `type` and `message`), not key by key.
+    """
 
     type: Literal["swap"]
     message: str
-    to_model: str
-    to_role: Role | None
-    from_models: list[str]
-    from_role: Role | None
-    reason: str
-    unload_s: float
-    vram_wait_s: float
-    load_s: float
-    total_s: float
-    vram_before_gb: float
-    vram_after_gb: float
-    footprint_gb: float
-    estimated_gb: float
-    vram_converged: bool
-    oom_retry: bool
-    started_at: float
-    page_cache: float | None
-    prefetched: bool
 
 
 class _Thinking(TypedDict):
@@ -153,26 +141,6 @@ def emit_thinking(role: Role, attempt: int | None = None) -> None:
 
 
 def swap_done(event: SwapEvent) -> SwapDoneEvent:
-    """A swap event as streamed and stored in the state."""
-    return SwapDoneEvent(
-        type="swap",
-        message=event.describe(),
-        to_model=event.to_model,
-        to_role=event.to_role,
-        from_models=list(event.from_models),
-        from_role=event.from_role,
-        reason=event.reason,
-        unload_s=event.unload_s,
-        vram_wait_s=event.vram_wait_s,
-        load_s=event.load_s,
-        total_s=event.total_s,
-        vram_before_gb=event.vram_before_gb,
-        vram_after_gb=event.vram_after_gb,
-        footprint_gb=event.footprint_gb,
-        estimated_gb=event.estimated_gb,
-        vram_converged=event.vram_converged,
-        oom_retry=event.oom_retry,
-        started_at=event.started_at,
-        page_cache=event.page_cache,
-        prefetched=event.prefetched,
-    )
+    """A swap event as streamed and stored in the state: its message and its fields."""
+    payload = {"type": "swap", "message": event.describe(), **event.as_dict()}
+    return cast(SwapDoneEvent, payload)  # the fields beyond `type` and `message` are SwapEvent's

@@ -2,8 +2,8 @@
 
 The package's names are the runtime's (manager, settings, errors, events) and the
 application shell's commander, which sits above the workflow (`graph/`). Each is imported
-when first named, so importing one module of the package (the sandbox imports
-`orquestra.telemetry`, stdlib-only) loads nothing else, and never the workflow.
+when first named, so importing one module of the package (`orquestra.telemetry`, say)
+loads nothing else, and never the workflow.
 """
 
 from typing import TYPE_CHECKING, Any

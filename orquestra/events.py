@@ -1,4 +1,9 @@
-"""Swap events: one record per load the manager performs, broken into timed stages."""
+"""Swap events: one record per load the manager performs, broken into timed stages.
+
+A swap is a `SwapEvent`; every other shape of it is built from the record: `as_dict` for
+the wire (the custom stream of the graph, a lease's granted swaps, the status), and
+`from_dict` to read any of them back, so a new field is declared here and only here.
+"""
 
 from __future__ import annotations
 
@@ -54,10 +59,15 @@ class SwapEvent:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SwapEvent:
-        """The event `as_dict` wrote (unknown keys, e.g. a stream's `type`, ignored)."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["from_models"] = tuple(values.get("from_models", ()))
+        """The event back from `as_dict`'s data, or from any payload that carries it.
+
+        Keys that are not fields (a stream event's `type` and `message`, a field of a newer
+        sender) are ignored; a missing field that has no default raises `TypeError`.
+        """
+        names = {field.name for field in fields(cls)}
+        values = {key: value for key, value in data.items() if key in names}
+        if "from_models" in values:
+            values["from_models"] = tuple(values["from_models"])
         return cls(**values)
 
     def describe(self) -> str:

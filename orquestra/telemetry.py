@@ -1,10 +1,11 @@
 """Process-wide tallies that layers above the scheduler report into, for `orquestra serve`.
 
-The runtime may not import the sandbox (`tools`), yet the scheduler exports how code runs
-ended. So the sandbox reports each run here (`record_code_run`), the prefetcher reports the
-bytes it read (`record_prefetch`), and whoever exports metrics reads the totals or
-subscribes. A client process talking to `orquestra serve` forwards its runs there
-(`orquestra.client.remote`), so the scheduler counts the runs of every client.
+The runtime and the sandbox (`tools`) know nothing of each other, yet the scheduler exports
+how code runs ended. So the graph's nodes, which run code in the sandbox, report each run
+here (`record_code_run`, from `nodes.code_runs`), the prefetcher reports the bytes it read
+(`record_prefetch`), and whoever exports metrics reads the totals or subscribes. A client
+process talking to `orquestra serve` forwards its runs there (`orquestra.client.run_reports`), so
+the scheduler counts the runs of every client.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nodes.answer import numbers
+from nodes.grounding import numbers
 from orquestra.language import Language
 
 

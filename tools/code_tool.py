@@ -6,7 +6,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from tools.extract import extract_code
-from tools.sandbox import DEFAULT_TIMEOUT_S, arun_python, run_python
+from tools.sandbox import DEFAULT_TIMEOUT_S, ExecutionResult, arun_python, run_python
 
 # Output handed back to the model, per stream; the sandbox caps what it keeps anyway.
 TOOL_OUTPUT_CHARS = 4000
@@ -21,18 +21,21 @@ class RunPythonInput(BaseModel):
 def make_python_tool(timeout_s: float = DEFAULT_TIMEOUT_S) -> BaseTool:
     """A `run_python` tool that executes code in the sandbox and reports exit code and output.
 
+    The model reads the summary (the tool message's content); the run itself, an
+    `ExecutionResult`, comes back as the message's artifact for the caller to keep or count.
+    Invoked with plain arguments rather than a tool call, the tool returns the summary only.
+
     Args:
         timeout_s: Wall-clock limit of each run.
     """
 
-    def _run(code: str) -> str:
-        return run_python(extract_code(code) or code, timeout_s=timeout_s).summary(
-            TOOL_OUTPUT_CHARS
-        )
+    def _run(code: str) -> tuple[str, ExecutionResult]:
+        result = run_python(extract_code(code) or code, timeout_s=timeout_s)
+        return result.summary(TOOL_OUTPUT_CHARS), result
 
-    async def _arun(code: str) -> str:
+    async def _arun(code: str) -> tuple[str, ExecutionResult]:
         result = await arun_python(extract_code(code) or code, timeout_s=timeout_s)
-        return result.summary(TOOL_OUTPUT_CHARS)
+        return result.summary(TOOL_OUTPUT_CHARS), result
 
     return StructuredTool.from_function(
         func=_run,
@@ -43,4 +46,5 @@ def make_python_tool(timeout_s: float = DEFAULT_TIMEOUT_S) -> BaseTool:
             f"{timeout_s:.0f}s limit) and return its exit code, stdout and stderr."
         ),
         args_schema=RunPythonInput,
+        response_format="content_and_artifact",
     )

@@ -24,6 +24,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from nodes.stream import CodeRunEvent, PlanEvent, StreamEvent
+from orquestra.events import SwapEvent
 
 # Lines of streamed text the live area shows (the latest ones).
 LIVE_LINES = 14
@@ -188,11 +189,12 @@ class RunView:
         elif event["type"] == "swap_start":
             self.waiting(event["message"])
         elif event["type"] == "swap":
+            swap = SwapEvent.from_dict(event)
             self._show(None)
             self.print(
                 Text(
-                    f"⇄ {event['message']} (unload {event['unload_s']:.2f} s, "
-                    f"wait {event['vram_wait_s']:.2f} s, load {event['load_s']:.2f} s)",
+                    f"⇄ {event['message']} (unload {swap.unload_s:.2f} s, "
+                    f"wait {swap.vram_wait_s:.2f} s, load {swap.load_s:.2f} s)",
                     style="cyan",
                 )
             )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 
 from graph import Context, build_graph
+from orquestra import telemetry
 from orquestra.manager import ModelManager
 from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import (
@@ -12,6 +13,7 @@ from tests.graph_support import (
     EXECUTOR,
     code_reply,
     plan_reply,
+    tool_call,
     user,
 )
 
@@ -131,3 +133,27 @@ async def test_the_stream_says_which_node_each_model_is_thinking_in(
     ]
     plan_message = next(m for m in final["messages"] if m.content.startswith("Plan:"))
     assert plan_message.name == "plan"
+
+
+async def test_every_code_run_of_the_graph_reaches_the_telemetry(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    outcomes: list[str] = []
+    unsubscribe = telemetry.subscribe_code_runs(outcomes.append)
+    try:
+        state.script(EXECUTOR, code_reply("print(1)"))
+        await graph.ainvoke(
+            user("Write a Python script that prints 1"), context=Context(confirm_scripts=False)
+        )
+        state.script(BRAIN, tool_call("run_python", code="raise SystemExit(3)"), "It failed.")
+        final = await graph.ainvoke(
+            user("What does exit 3 do? Use a tool if useful."), context=Context()
+        )
+    finally:
+        unsubscribe()
+    assert outcomes == ["ok", "error"]  # the executor's script, then the brain's tool call
+    # The state keeps what the model read, not the run object the tool handed back.
+    [reply] = [m for m in final["messages"] if isinstance(m, ToolMessage)]
+    assert "exit code 3" in str(reply.content) and reply.artifact is None

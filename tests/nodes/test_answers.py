@@ -6,16 +6,8 @@ from typing import Any
 
 import pytest
 
-from nodes.answer import (
-    asks_for_explanation,
-    chosen_runs,
-    code_answer,
-    corrected_arithmetic,
-    quoted_outputs,
-    same_result,
-    ungrounded_numbers,
-    without_numbers,
-)
+from nodes.answer import asks_for_explanation, chosen_runs, code_answer, quoted_outputs
+from nodes.grounding import corrected_arithmetic, same_result, ungrounded_numbers, without_numbers
 from nodes.plan import tidy_plan
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import typing
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from graph import Context, build_graph
@@ -22,11 +23,15 @@ EVENT_TYPES = {
 def matches_its_type(event: dict[str, Any]) -> bool:
     typed = EVENT_TYPES[event["type"]]
     keys = set(event)
-    return typed.__required_keys__ <= keys <= typed.__required_keys__ | typed.__optional_keys__
+    declared = typed.__required_keys__ | typed.__optional_keys__
+    if event["type"] == "swap":  # the rest are the SwapEvent's fields, declared on the record
+        declared |= {f.name for f in fields(SwapEvent)}
+        assert SwapEvent.from_dict(event).describe() == event["message"]
+    return typed.__required_keys__ <= keys <= declared
 
 
-def test_a_swap_event_streams_every_field_of_the_swap() -> None:
-    event = SwapEvent(
+def a_swap() -> SwapEvent:
+    return SwapEvent(
         to_model="coder:14b",
         to_role="executor",
         from_models=("brain:latest",),
@@ -46,9 +51,26 @@ def test_a_swap_event_streams_every_field_of_the_swap() -> None:
         page_cache=0.5,
         prefetched=True,
     )
+
+
+def test_a_swap_event_streams_every_field_of_the_swap() -> None:
+    event = a_swap()
     streamed = swap_done(event)
     assert dict(streamed) == {"type": "swap", "message": event.describe(), **event.as_dict()}
     assert set(streamed) == {"type", "message", *asdict(event)}
+
+
+def test_a_streamed_swap_decodes_to_the_same_swap() -> None:
+    event = a_swap()
+    assert SwapEvent.from_dict(swap_done(event)) == event
+    assert SwapEvent.from_dict(json.loads(json.dumps(event.as_dict()))) == event
+
+
+def test_decoding_a_swap_ignores_fields_it_does_not_know_and_keeps_the_defaults() -> None:
+    data = {**a_swap().as_dict(), "from_models": [], "added_later": 1}
+    del data["page_cache"], data["prefetched"]
+    decoded = SwapEvent.from_dict(data)
+    assert decoded.from_models == () and decoded.page_cache is None and not decoded.prefetched
 
 
 async def test_every_event_of_a_hybrid_run_is_one_of_the_typed_events(

@@ -184,11 +184,6 @@ def _copy_application(target: Path) -> None:
     The checkout may live where `nobody` cannot read (a clone under /root in CI).
     """
     shutil.copytree(REPO / "tools", target / "tools", ignore=shutil.ignore_patterns("__pycache__"))
-    # The sandbox reports its runs to `orquestra.telemetry` (stdlib-only, as is the lazy
-    # package `__init__` it needs).
-    (target / "orquestra").mkdir()
-    for name in ("__init__.py", "telemetry.py"):
-        shutil.copy(REPO / "orquestra" / name, target / "orquestra" / name)
     (target / "tests" / "tools").mkdir(parents=True)
     shutil.copy(APP, target / "tests" / "tools" / APP.name)
     for path in [target, *target.rglob("*")]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from langchain_core.messages import ToolMessage
+
 from tools.code_tool import make_python_tool
+from tools.sandbox import ExecutionResult
 
 
 async def test_python_tool_runs_code_from_a_model_reply() -> None:
@@ -15,3 +18,10 @@ async def test_python_tool_runs_code_from_a_model_reply() -> None:
 def test_python_tool_reports_errors_to_the_model() -> None:
     out = make_python_tool(timeout_s=5).invoke({"code": "raise ValueError('boom')"})
     assert "exit code 1" in out and "ValueError: boom" in out
+
+
+async def test_python_tool_hands_the_run_back_beside_what_the_model_reads() -> None:
+    call = {"type": "tool_call", "name": "run_python", "args": {"code": "print(7)"}, "id": "c1"}
+    message = await make_python_tool(timeout_s=5).ainvoke(call)
+    assert isinstance(message, ToolMessage) and "exit code 0" in str(message.content)
+    assert isinstance(message.artifact, ExecutionResult) and message.artifact.stdout == "7\n"

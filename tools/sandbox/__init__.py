@@ -7,7 +7,9 @@ chosen by `ORQUESTRA_SANDBOX`), without any privilege (`tools.bootstrap`), with 
 for the whole run (`tools.limits`, `tools.cgroups`, `tools.memory`), in a fresh work dir,
 with a minimal environment; every process of a run dies with the run and with the
 application. Every outcome, including hostile code, is an `ExecutionResult`; these
-functions never raise for anything the code does.
+functions never raise for anything the code does. The sandbox knows nothing of the
+runtime: whoever runs code decides what to do with the result (the graph's nodes count
+each run in `orquestra.telemetry`).
 
 What each tier protects, and what it does not, is in the README's sandbox section and in
 `ExecutionResult.isolation` of every run. The parts: `result` (`ExecutionResult`),
@@ -22,7 +24,6 @@ import sys
 import threading
 from typing import Any
 
-from orquestra.telemetry import code_run_outcome, record_code_run
 from tools.isolation import IsolationRequest, choose_tier
 from tools.launcher import POOL, Config, launch_async
 from tools.limits import Limits
@@ -93,7 +94,7 @@ async def arun_python(
         # The first call probes bwrap and unshare with subprocesses: not on the loop.
         tier = await asyncio.to_thread(choose_tier, isolation, interpreter)
     except ValueError as exc:
-        return _counted(ExecutionResult("", "", None, False, 0.0, False, (), code, str(exc)))
+        return ExecutionResult("", "", None, False, 0.0, False, (), code, str(exc))
     config = Config(
         tier=tier,
         limits=Limits(
@@ -112,24 +113,14 @@ async def arun_python(
         try:
             launched = await asyncio.wrap_future(launch_async(config))
         except Exception as exc:  # reported, never raised
-            return _counted(
-                ExecutionResult(
-                    "", "", None, False, 0.0, False, (), code, f"could not start the sandbox: {exc}"
-                )
+            return ExecutionResult(
+                "", "", None, False, 0.0, False, (), code, f"could not start the sandbox: {exc}"
             )
     try:
         result = await execute(launched, code, stdin, timeout_s, max_output_bytes)
     finally:
         if warm:
             POOL.refill(config)
-    return _counted(result)
-
-
-def _counted(result: ExecutionResult) -> ExecutionResult:
-    """`result`, reported to `orquestra.telemetry` (`orquestra_code_runs_total{exit}`)."""
-    record_code_run(
-        code_run_outcome(result.exit_code, timed_out=result.timed_out, error=result.error)
-    )
     return result
 
 

@@ -19,12 +19,13 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from nodes.stream import CodeRunEvent
+from nodes.stream import CodeRunEvent, swap_done
 from orquestra.app.cli import app
 from orquestra.app.run_view import RunView, render_code_run
 from orquestra.backends.embedded import llama_available
 from orquestra.embedded import assets
 from orquestra.errors import SettingsError
+from orquestra.events import SwapEvent
 from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import EXECUTOR, code_reply
@@ -265,6 +266,32 @@ def test_a_run_view_survives_markup_in_every_event() -> None:
     view.token("execute", "print('[/]')\x1b[2J")
     view.answer("[/] done \x1b]0;t\x07")
     assert "[/]" in console.export_text() and "\x1b[2J" not in console.export_text(styles=True)
+
+
+def test_a_run_view_shows_a_streamed_swap_with_its_stages() -> None:
+    swap = SwapEvent(
+        to_model="coder:14b",
+        to_role="executor",
+        from_models=("brain:latest",),
+        from_role="brain",
+        reason="request",
+        unload_s=0.1,
+        vram_wait_s=0.2,
+        load_s=1.5,
+        total_s=1.8,
+        vram_before_gb=13.0,
+        vram_after_gb=9.0,
+        footprint_gb=9.0,
+        estimated_gb=9.2,
+        vram_converged=True,
+        oom_retry=False,
+        started_at=1.0,
+    )
+    console = Console(record=True, width=120)
+    RunView(console).event(swap_done(swap))
+    shown = console.export_text()
+    assert "⇄ swapping brain → executor (coder:14b) … 1.8 s" in shown
+    assert "(unload 0.10 s, wait 0.20 s, load 1.50 s)" in shown
 
 
 def test_model_names_in_advice_are_shell_quoted(demo: FakeOllamaState) -> None:

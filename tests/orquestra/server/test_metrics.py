@@ -129,12 +129,15 @@ def test_a_request_waiting_for_its_model_is_queued(
 def test_a_client_reports_its_sandbox_runs_and_prefetches_are_counted(
     scheduler: Scheduler,
 ) -> None:
+    from nodes.code_runs import count_code_run
     from tools.sandbox import run_python
 
     before = scrape(scheduler)
     report_code_runs_to(scheduler.url)
     try:
-        assert run_python("raise SystemExit(3)", warm=False).exit_code == 3
+        ran = run_python("raise SystemExit(3)", warm=False)
+        assert ran.exit_code == 3
+        count_code_run(ran)  # as the graph's nodes count each run they make
         telemetry.record_code_run("sandbox_error")
         telemetry.record_prefetch(4096)
         runs = "orquestra_code_runs_total"

@@ -222,7 +222,11 @@ class ModelManager:
     async def refresh(self) -> dict[str, LoadedModel]:
         """Re-read what the server holds, and grant or swap on what is found."""
         self._on_loop()
-        loaded = await self._held.refresh()
+        try:
+            loaded = await self._held.refresh()
+        except Exception as exc:
+            self.last_error = str(exc)
+            raise
         if self._swap_task is None:
             self._pump()
         return loaded

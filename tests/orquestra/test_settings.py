@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orquestra.errors import SettingsError
+from orquestra.lineup import Lineup, Upstream
 from orquestra.settings import load_settings
 
 
@@ -16,8 +17,10 @@ def test_defaults_follow_the_founding_design() -> None:
     assert s.executor_model == "qwen2.5-coder:14b"
     assert s.ollama_base_url == "http://localhost:11434"
     assert s.swap_policy == "auto" and s.backend == "auto"
-    assert s.options_for("brain") == {"num_ctx": 8192, "num_gpu": 999}
-    assert s.options_for("executor") == {"num_ctx": 8192, "num_gpu": 999}
+    lineup = Lineup.of(s, Upstream.of(s, "ollama"))
+    assert lineup.brain.options == {"num_ctx": 8192, "num_gpu": 999}
+    assert lineup.executor.options == {"num_ctx": 8192, "num_gpu": 999}
+    assert lineup.upstream.url == "http://localhost:11434"
     assert s.home_role == "brain" and s.home_after_s == 2.0
     assert s.vram_budget_gb is None
 
@@ -34,8 +37,9 @@ def test_environment_sets_models_url_and_policy(monkeypatch: pytest.MonkeyPatch)
     assert (s.brain_model, s.executor_model) == ("qwen2.5:32b", "qwen2.5-coder:7b")
     assert s.ollama_base_url == "http://gpu-box:11434"
     assert s.swap_policy == "alternate" and s.vram_budget_gb == 12.5
-    assert s.options_for("executor")["num_ctx"] == 16384
-    assert s.keep_alive_for("brain") == "30m" and s.keep_alive_for("executor") == -1.0
+    lineup = Lineup.of(s, Upstream.of(s, "ollama"))
+    assert lineup.executor.options["num_ctx"] == 16384
+    assert lineup.brain.keep_alive == "30m" and lineup.executor.keep_alive == -1.0
 
 
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
@@ -87,7 +91,8 @@ def test_keep_alive_accepts_what_ollama_accepts() -> None:
         ("1h30m", "1h30m"),
         ("300ms", "300ms"),
     ]:
-        assert load_settings(brain_keep_alive=value).keep_alive_for("brain") == expected
+        s = load_settings(brain_keep_alive=value)
+        assert Lineup.of(s, Upstream.of(s, "ollama")).brain.keep_alive == expected
 
 
 def test_every_setting_is_documented_in_the_readme_table() -> None:

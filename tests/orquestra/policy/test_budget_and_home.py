@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orquestra.policy.admission import home_due
+from orquestra.policy.admission import home_target
 from orquestra.policy.budget import FALLBACK_BUDGET_GB, choose_budget
 from orquestra.policy.decision import (
     GIB,
@@ -65,9 +65,10 @@ def _expected(home: Role, resident: set[Role], queued: bool, leased: set[Role]) 
 def test_the_home_rule_on_every_combination() -> None:
     subsets = [set(c) for n in range(3) for c in itertools.combinations(ROLES, n)]
     for home, resident, leased in itertools.product(ROLES, subsets, subsets):
+        away: Role = "executor" if home == "brain" else "brain"
         for queued, swapping, failed in itertools.product((False, True), repeat=3):
-            due = home_due(
-                home,
+            target = home_target(
+                {away: home},
                 frozenset(resident),
                 queued=queued,
                 leased=frozenset(leased),
@@ -75,12 +76,19 @@ def test_the_home_rule_on_every_combination() -> None:
                 failed=failed,
             )
             wanted = _expected(home, resident, queued, leased) and not (swapping or failed)
-            assert due == wanted, (home, resident, leased, queued, swapping, failed)
-    assert not home_due(
-        None,
-        frozenset({"executor"}),
-        queued=False,
-        leased=frozenset(),
-        swapping=False,
-        failed=False,
+            assert (target == home) == wanted, (home, resident, leased, queued, swapping, failed)
+            assert target in (None, home)
+    no_home = home_target(
+        {}, frozenset({"executor"}), queued=False, leased=frozenset(), swapping=False, failed=False
     )
+    assert no_home is None
+
+
+def test_each_lineup_goes_home_to_its_own_brain() -> None:
+    # Two lineups: coder-a's home is brain-a, coder-b's is brain-b.
+    homes = {"coder-a": "brain-a", "coder-b": "brain-b"}
+    idle = {"queued": False, "leased": frozenset[str](), "swapping": False, "failed": False}
+    assert home_target(homes, frozenset({"coder-b"}), **idle) == "brain-b"  # type: ignore[arg-type]
+    assert home_target(homes, frozenset({"coder-a"}), **idle) == "brain-a"  # type: ignore[arg-type]
+    # A model no lineup sends home (a plain client's) stays where it is.
+    assert home_target(homes, frozenset({"other"}), **idle) is None  # type: ignore[arg-type]

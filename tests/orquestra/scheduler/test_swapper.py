@@ -12,6 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts
 from orquestra.errors import ModelTooLargeError
 from orquestra.ledger import FootprintLedger
+from orquestra.lineup import ModelSpec
 from orquestra.policy.decision import GIB, Load, SwapPlan, Unload, WaitForVram
 from orquestra.scheduler.swapper import Swapper
 from orquestra.settings import load_settings
@@ -83,6 +84,9 @@ def swapper(backend: RecordingBackend, tmp_path: Path) -> Swapper:
     return Swapper(settings, backend, NoCard(), FootprintLedger(tmp_path / "ledger.json"))
 
 
+CODER = ModelSpec("coder", {"num_ctx": 8192, "num_gpu": 999}, -1.0)
+
+
 async def test_each_action_is_carried_out_in_the_plan_s_order(tmp_path: Path) -> None:
     backend = RecordingBackend({"brain": 8 * GIB, "other": 2 * GIB})
     plan = SwapPlan(
@@ -96,8 +100,9 @@ async def test_each_action_is_carried_out_in_the_plan_s_order(tmp_path: Path) ->
     resident = {m: LoadedModel(m, s, s) for m, s in backend.held.items()}
     event, after = await swapper(backend, tmp_path).run(
         plan,
+        spec=CODER,
         resident=resident,
-        roles={"brain": "brain", "coder": "executor"},
+        role_of={"brain": "brain", "coder": "executor"}.get,
         leased=frozenset(),
         estimated=4 * GIB,
         reason="request",
@@ -118,8 +123,9 @@ async def test_a_plan_without_unloads_touches_nothing_else(tmp_path: Path) -> No
     backend = RecordingBackend({"brain": 8 * GIB})
     event, after = await swapper(backend, tmp_path).run(
         SwapPlan((Load("coder", "executor"),)),
+        spec=CODER,
         resident={"brain": LoadedModel("brain", 8 * GIB, 8 * GIB)},
-        roles={"brain": "brain", "coder": "executor"},
+        role_of={"brain": "brain", "coder": "executor"}.get,
         leased=frozenset({"brain"}),
         estimated=4 * GIB,
         reason="request",
@@ -133,8 +139,9 @@ async def test_a_model_loaded_partly_on_the_gpu_is_unloaded_and_refused(tmp_path
     with pytest.raises(ModelTooLargeError, match="ALLOW_PARTIAL_OFFLOAD"):
         await swapper(backend, tmp_path).run(
             SwapPlan((Load("coder", "executor"),)),
+            spec=CODER,
             resident={},
-            roles={"coder": "executor"},
+            role_of={"brain": "brain", "coder": "executor"}.get,
             leased=frozenset(),
             estimated=4 * GIB,
             reason="request",

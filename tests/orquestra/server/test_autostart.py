@@ -28,7 +28,7 @@ async def test_the_first_process_starts_the_scheduler_and_the_next_one_finds_it(
     assert isinstance(first, RemoteManager) and isinstance(second, RemoteManager)
     assert first.url == second.url == f"http://127.0.0.1:{port}"
     await first.ensure("executor")
-    assert (await second.astatus())["executor_loaded"]  # one shared state
+    assert (await second.status()).as_dict()["executor_loaded"]  # one shared state
     await first.aclose()
     await second.aclose()
     # Idle (liveness checks do not count as use), it exits on its own.

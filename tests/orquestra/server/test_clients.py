@@ -40,7 +40,7 @@ async def test_the_graph_runs_through_the_scheduler_with_its_swaps_recorded(
     roles = [s["to_role"] for s in final["swaps"]]
     assert roles[0] == "executor"  # the swaps the scheduler made for this run's leases
     wait_until(lambda: scheduler.status()["leases"] == {"brain": 0, "executor": 0})
-    status = await remote.astatus()
+    status = (await remote.status()).as_dict()
     assert sum(state.loads.values()) == len(roles) == status["swaps"] and state.reloads == {}
 
 
@@ -69,7 +69,7 @@ async def test_model_calls_under_a_lease_take_no_second_one(
     state.script(EXECUTOR, "um", "dois")
     async with remote.use("executor") as chat:
         replies = [(await chat.ainvoke("oi")).content, (await chat.ainvoke("oi")).content]
-        assert (await remote.astatus())["leases"]["executor"] == 1
+        assert (await remote.status()).as_dict()["leases"]["executor"] == 1
     assert replies == ["um", "dois"]
     wait_until(lambda: scheduler.status()["leases"]["executor"] == 0)  # given back on close
     assert scheduler.status()["serve"]["calls_under_lease"] == 2

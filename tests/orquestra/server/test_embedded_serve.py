@@ -37,7 +37,7 @@ async def test_clients_share_the_embedded_models_through_the_scheduler() -> None
         async with remote.use("brain") as chat:
             reply = await chat.bind(format=schema).ainvoke("What is 6 times 7? Answer in JSON.")
         assert isinstance(json.loads(str(reply.content))["answer"], int)
-        status = await remote.astatus()
+        status = (await remote.status()).as_dict()
         assert status["backend"] == "embedded" and status["swaps"] == 2  # executor, then brain
         assert [e.to_role for e in remote.events] == ["brain"]  # the swap made for this lease
         await remote.aclose()

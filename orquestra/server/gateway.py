@@ -31,6 +31,7 @@ from orquestra.lineup import ModelSpec
 from orquestra.manager import ModelManager
 from orquestra.policy.pinning import pin_request
 from orquestra.server.errors import QUEUE_FULL
+from orquestra.server.relay import relay
 
 T = TypeVar("T")
 
@@ -200,7 +201,7 @@ class Gateway:
                     status_code=response.status_code,
                     media_type=response.headers.get("content-type", "application/json"),
                 )
-            return LeasedStream(response.aiter_raw(), stack, "application/x-ndjson")
+            return LeasedStream(relay(response), stack, "application/x-ndjson")
         except BaseException:
             await stack.aclose()
             raise

@@ -3,11 +3,14 @@
 Ollama's own `/v1` endpoint cannot carry runner options, so a client of it would load
 the model with the server's defaults and make it reload. Here the request is translated
 to `/api/chat`, pinned like every other request, and the answer translated back
-(streamed as server-sent events when the client asks for a stream).
+(streamed as server-sent events when the client asks for a stream). Errors come in
+OpenAI's shape, so its SDKs raise with the message: before the answer, with their status;
+mid-stream, as an event with an `error` object, and the stream ends.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -19,9 +22,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orquestra.server.errors import error_response
+from orquestra.server.errors import (
+    MID_STREAM_STATUS,
+    as_openai,
+    error_response,
+    openai_error_body,
+)
 from orquestra.server.gateway import LeasedStream
-from orquestra.server.routes import answers_like_ollama, forward_for, gateway_of, json_body
+from orquestra.server.routes import (
+    Handler,
+    answers_like_ollama,
+    forward_for,
+    gateway_of,
+    json_body,
+)
 
 # OpenAI sampling fields and the Ollama options they become.
 _SAMPLING = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop"}
@@ -124,7 +138,18 @@ def from_native(chunk: dict[str, Any], completion: str, *, stream: bool) -> dict
     return answer
 
 
-@answers_like_ollama
+def answers_like_openai(handler: Handler) -> Handler:
+    """`handler` with errors answered as `answers_like_ollama` does, in OpenAI's shape."""
+    native = answers_like_ollama(handler)
+
+    @functools.wraps(handler)
+    async def answering(request: Request) -> Response:
+        return as_openai(await native(request))
+
+    return answering
+
+
+@answers_like_openai
 async def chat_completions(request: Request) -> Response:
     """`/v1/chat/completions`, translated to a pinned, leased `/api/chat`."""
     body = await json_body(request)
@@ -147,7 +172,8 @@ async def _events(answer: LeasedStream, completion: str) -> AsyncIterator[bytes]
         for line in filter(None, lines):
             chunk = json.loads(line)
             if "error" in chunk:
-                yield f"data: {json.dumps({'error': {'message': chunk['error']}})}\n\n".encode()
+                error = openai_error_body(MID_STREAM_STATUS, str(chunk["error"]))
+                yield f"data: {json.dumps(error)}\n\n".encode()
                 return
             event = from_native(chunk, completion, stream=True)
             yield f"data: {json.dumps(event)}\n\n".encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -27,7 +28,10 @@ from orquestra.errors import OrquestraError
 from orquestra.lineup import Lineup, ModelSpec
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
+from orquestra.server.relay import relay, upstream_broke
 from orquestra.settings import check_role
+
+log = logging.getLogger(__name__)
 
 # Ollama's status for a client that went away while its request waited.
 CLIENT_GONE = 499
@@ -45,7 +49,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def answers_like_ollama(handler: Handler) -> Handler:
-    """`handler` with bad input, scheduling errors and hang-ups answered as Ollama does."""
+    """`handler` with errors and hang-ups answered as Ollama does.
+
+    Bad input is a 400, a scheduling error has its own status, a hang-up is a 499, and an
+    upstream that broke while a whole answer was read is a 502 naming it.
+    """
 
     @functools.wraps(handler)
     async def answering(request: Request) -> Response:
@@ -57,6 +65,10 @@ def answers_like_ollama(handler: Handler) -> Handler:
             return ollama_error(400, str(exc))
         except OrquestraError as exc:
             return error_response(exc)
+        except httpx.TransportError as exc:  # the upstream went away while an answer was read
+            error = upstream_broke(exc)
+            log.warning("%s %s: %s", request.method, request.url.path, error)
+            return error_response(error)
 
     return answering
 
@@ -161,6 +173,7 @@ async def lease(request: Request) -> Response:
     return LeasedStream(heartbeats(), stack, "application/x-ndjson")
 
 
+@answers_like_ollama
 async def passthrough(request: Request) -> Response:
     """Forward a request that needs no lease (ps, show, version, pull) as it is."""
     gateway = gateway_of(request)
@@ -183,7 +196,7 @@ async def passthrough(request: Request) -> Response:
 
 async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in relay(response):
             yield chunk
     finally:
         await response.aclose()

@@ -3,12 +3,16 @@
 The handler parses requests, answers the endpoints the runtime uses (`/`, `/api/version`,
 `/api/ps`, `/api/tags`, `/api/show`, `/api/pull`, `/api/create`, `/api/generate`,
 `/api/chat`) with Ollama's status codes and bodies, and leaves every decision about loading
-and VRAM to `FakeOllamaState`. A state marked `down` drops connections unanswered.
+and VRAM to `FakeOllamaState`. A state marked `down` drops connections unanswered; one
+with `answers_to_break` sends the next chat, generate or pull answers only in part (a
+stream's first line, half of a whole body) and then closes the connection, as an Ollama
+that dies mid-answer does.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def _send(self, status: int, body: Any, ndjson: bool = False) -> None:
+    def _send(self, status: int, body: Any, ndjson: bool = False, broken: bool = False) -> None:
         if ndjson:
             data = "".join(json.dumps(b) + "\n" for b in body).encode()
             ctype = "application/x-ndjson"
@@ -43,6 +47,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if broken:  # the length promised, then the first line (or half the body) and no more
+            self.wfile.write(data[: data.find(b"\n") + 1 or len(data) // 2])
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(data)
 
     def _body(self) -> dict[str, Any]:
@@ -153,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             with state.lock:
                 state.models[spec.name] = spec
-        self._send(200, lines, ndjson=True)
+        self._send(200, lines, ndjson=True, broken=state.break_answer())
 
     def _create(self, body: dict[str, Any]) -> None:
         state = self.server.state
@@ -217,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = state.next_reply(body)
             stream = bool(body.get("stream", True))
             reply = generation_reply(model, message, load_s, chat=chat, stream=stream)
-            self._send(200, reply, ndjson=stream)
+            self._send(200, reply, ndjson=stream, broken=state.break_answer())
         finally:
             state.finish(model)
 

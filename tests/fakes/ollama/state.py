@@ -57,6 +57,8 @@ class FakeOllamaState(VramLedger):
         self.default_reply: Reply | str = "ok"
         self.chats: Counter[str] = Counter()
         self.down = False
+        self.answers_to_break = 0
+        """The next this many chat, generate and pull answers break mid-way (`break_answer`)."""
         self.registry: dict[str, FakeModel] = {}
         # Benchmark hooks: Ollama-style eviction, load times, generation times.
         self.auto_evict = False
@@ -240,6 +242,14 @@ class FakeOllamaState(VramLedger):
                 if runner.active == 0:
                     self._schedule_stop(runner, now)
             return 200, None
+
+    def break_answer(self) -> bool:
+        """Whether this answer breaks mid-way, as Ollama's dying would (uses up one break)."""
+        with self.lock:
+            if self.answers_to_break <= 0:
+                return False
+            self.answers_to_break -= 1
+            return True
 
     def script(self, model: str, *replies: Reply | str) -> None:
         """Queue replies for one model (used before the shared `replies` queue)."""

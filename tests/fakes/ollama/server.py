@@ -36,6 +36,9 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _send(self, status: int, body: Any, ndjson: bool = False, broken: bool = False) -> None:
+        if status == 500:
+            with self.server.state.lock:
+                self.server.state.errors_500 += 1
         if ndjson:
             data = "".join(json.dumps(b) + "\n" for b in body).encode()
             ctype = "application/x-ndjson"
@@ -211,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         status, error, load_s = state.ensure_loaded(
-            model, body.get("options"), body.get("keep_alive")
+            model, body.get("options"), body.get("keep_alive"), implicit=not empty
         )
         if error:
             self._send(status, error)

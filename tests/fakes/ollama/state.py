@@ -5,6 +5,11 @@ of memory, unknown models 404, a full queue 503, and a request whose runner opti
 from the loaded runner's reloads it (§11). Like Ollama's scheduler it waits (up to 5 s)
 for VRAM still being released before it loads the next model (§10). The VRAM accounting
 itself (runners, asynchronous unload, timeline) lives in `ledger.py`.
+
+Strict accounting for tests of a scheduler in front of it: `implicit_loads` counts loads
+that a request carrying content (chat messages, a prompt) set off, where Orquestra loads
+only with empty requests (§2); `errors_500` counts the 500 answers the server sent;
+`restart()` is an Ollama restart (every runner gone at once).
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ class FakeOllamaState(VramLedger):
         self.load_s = load_s
         self.version = version
         self.loads: Counter[str] = Counter()
+        self.implicit_loads: Counter[str] = Counter()
+        """Loads set off by a request with content (Ollama loads for any request), by model."""
+        self.errors_500 = 0
+        """500 answers sent (out of memory, runner failures), to any client."""
         self.reloads: Counter[str] = Counter()
         self.unload_requests: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, Any]]] = []
@@ -84,16 +93,25 @@ class FakeOllamaState(VramLedger):
         return opts
 
     def ensure_loaded(
-        self, name: str, raw_options: dict[str, Any] | None, keep_alive: Any
+        self,
+        name: str,
+        raw_options: dict[str, Any] | None,
+        keep_alive: Any,
+        *,
+        implicit: bool = False,
     ) -> tuple[int, dict[str, Any] | None, float]:
-        """Load `name` if needed. Returns (status, error body or None, load seconds)."""
+        """Load `name` if needed. Returns (status, error body or None, load seconds).
+
+        `implicit`: the request carries content, so a load it sets off is counted in
+        `implicit_loads`.
+        """
         if not self.fifo:
-            return self._ensure_loaded(name, raw_options, keep_alive)
+            return self._ensure_loaded(name, raw_options, keep_alive, implicit)
         with self._turns:
             ticket, self._tickets = self._tickets, self._tickets + 1
             self._turns.wait_for(lambda: self._serving == ticket)
         try:
-            return self._ensure_loaded(name, raw_options, keep_alive)
+            return self._ensure_loaded(name, raw_options, keep_alive, implicit)
         finally:
             with self._turns:
                 self._serving += 1
@@ -107,7 +125,7 @@ class FakeOllamaState(VramLedger):
             return self._slots.setdefault(canonical(name), threading.Semaphore(self.num_parallel))
 
     def _ensure_loaded(
-        self, name: str, raw_options: Any, keep_alive: Any
+        self, name: str, raw_options: Any, keep_alive: Any, implicit: bool = False
     ) -> tuple[int, dict[str, Any] | None, float]:
         start = time.monotonic()
         name = canonical(name)
@@ -116,7 +134,7 @@ class FakeOllamaState(VramLedger):
         deadline = start + SERVER_VRAM_RECOVERY_WAIT_S
         while True:
             with self.lock:
-                outcome = self._schedule(name, options, keep_alive_s, deadline)
+                outcome = self._schedule(name, options, keep_alive_s, deadline, implicit)
             if outcome[0] == "wait":
                 time.sleep(outcome[1])
                 continue
@@ -138,7 +156,12 @@ class FakeOllamaState(VramLedger):
             return 200, None, time.monotonic() - start
 
     def _schedule(
-        self, name: str, options: dict[str, Any], keep_alive_s: float | None, deadline: float
+        self,
+        name: str,
+        options: dict[str, Any],
+        keep_alive_s: float | None,
+        deadline: float,
+        implicit: bool = False,
     ) -> tuple[Any, ...]:
         """One scheduling step: ("wait", s), ("error", status, body) or ("run", runner, new)."""
         now = time.monotonic()
@@ -205,6 +228,8 @@ class FakeOllamaState(VramLedger):
         runner = Runner(name, options, size, size_vram, ka, active=1)
         self.runners[name] = runner
         self.loads[name] += 1
+        if implicit:
+            self.implicit_loads[name] += 1
         self._log(now, "load_start", name)
         return "run", runner, True
 
@@ -250,6 +275,18 @@ class FakeOllamaState(VramLedger):
                 return False
             self.answers_to_break -= 1
             return True
+
+    def restart(self) -> None:
+        """Ollama restarts: every runner is gone at once and its VRAM free (logged freed)."""
+        with self.lock:
+            now = time.monotonic()
+            self._advance(now)
+            gone = [*self.runners.values(), *self.releasing]
+            self.runners.clear()
+            self.releasing.clear()
+            for runner in gone:
+                runner.ready.set()  # nobody waits for a runner that no longer exists
+                self._log(now, "vram_freed", runner.model)
 
     def script(self, model: str, *replies: Reply | str) -> None:
         """Queue replies for one model (used before the shared `replies` queue)."""

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +16,10 @@ import uvicorn
 from starlette.applications import Starlette
 
 from orquestra.backends.ollama import OllamaBackend
+from orquestra.client.remote import RemoteManager
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.manager import ModelManager
+from orquestra.runtime import choose_backend, requested_lineup
 from orquestra.server.app import create_app
 from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeNvml, FakeOllama, FakeOllamaState
@@ -41,6 +44,7 @@ class Scheduler:
             probe=FakeNvml(state),
             ledger=FootprintLedger(settings.cache_dir / LEDGER_FILENAME),
         )
+        self.upstream_url = fake.url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(self.manager, max_queue=max_queue)
@@ -61,8 +65,19 @@ class Scheduler:
         self.server.should_exit = True
         self.thread.join(timeout=20)
 
+    def connect(self, **overrides: Any) -> RemoteManager:
+        """A client process's manager for this scheduler, as `build_model_service` makes it."""
+        return connect(self.url, ollama_base_url=self.upstream_url, **overrides)
+
     def status(self) -> dict:  # type: ignore[type-arg]
         return httpx.get(f"{self.url}/orquestra/status", timeout=5).json()  # type: ignore[no-any-return]
+
+
+def connect(url: str, **overrides: Any) -> RemoteManager:
+    """A client of the scheduler at `url` with these settings (its lineup as a process's)."""
+    settings = load_settings(orquestra_url=url, **overrides)
+    lineup = requested_lineup(settings, choose_backend(settings))
+    return RemoteManager.connect(url, settings, lineup)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 
 from orquestra.client.remote import RemoteManager
 from orquestra.errors import BackendUnavailableError
+from orquestra.lineup import Lineup, Upstream
 from orquestra.manager import ModelManager
 from orquestra.runtime import build_model_service
 from orquestra.settings import load_settings
@@ -57,4 +58,5 @@ def test_without_autostart_the_manager_stays_in_process() -> None:
     from orquestra.client.autostart import find_or_start
 
     settings = load_settings(orquestra_url="", serve_port=free_port(), autostart=False)
-    assert find_or_start(settings) is None
+    lineup = Lineup.of(settings, Upstream.of(settings, "ollama"))
+    assert find_or_start(settings, lineup) is None

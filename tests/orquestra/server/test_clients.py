@@ -12,10 +12,9 @@ import httpx
 import pytest
 
 from graph import Context, build_graph
-from orquestra.client.remote import RemoteManager
 from orquestra.runtime import set_model_manager
 from orquestra.settings import load_settings
-from tests.fakes.ollama import FakeOllama, FakeOllamaState
+from tests.fakes.ollama import FakeOllama, FakeOllamaState, fake_model
 from tests.graph_support import BRAIN, EXECUTOR, code_reply, user
 from tests.orquestra.server.conftest import free_port, wait_until
 
@@ -27,7 +26,7 @@ async def test_the_graph_runs_through_the_scheduler_with_its_swaps_recorded(
     scheduler,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    remote = RemoteManager.connect(scheduler.url, load_settings(orquestra_url=scheduler.url))
+    remote = scheduler.connect()
     set_model_manager(remote)
     try:
         state.script(EXECUTOR, code_reply("print(sum(range(1, 11)))"))
@@ -44,28 +43,32 @@ async def test_the_graph_runs_through_the_scheduler_with_its_swaps_recorded(
     assert sum(state.loads.values()) == len(roles) == status["swaps"] and state.reloads == {}
 
 
-async def test_a_run_naming_other_models_is_refused_with_the_fix(
-    scheduler,  # type: ignore[no-untyped-def]
+async def test_a_run_naming_other_models_gets_them_through_the_scheduler(
+    scheduler,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    remote = RemoteManager.connect(scheduler.url, load_settings(orquestra_url=scheduler.url))
+    state.models["qwen2.5-coder:7b"] = fake_model("qwen2.5-coder:7b", 5.0)
+    state.script("qwen2.5-coder:7b", code_reply("print(6 * 7)"))
+    remote = scheduler.connect()
     set_model_manager(remote)
     try:
         final = await build_graph().ainvoke(
-            user("Olá"), context=Context(executor_model="llama3.2:1b", task_type="code")
+            user("Write a Python script that prints 6 times 7"),
+            context=Context(executor_model="qwen2.5-coder:7b", task_type="code"),
         )
-    except Exception as exc:
-        assert "ORQUESTRA_URL=none" in str(exc) and "llama3.2:1b" in str(exc)
-    else:
-        raise AssertionError(f"not refused: {final['messages'][-1].content}")
     finally:
         set_model_manager(None)
+    assert "42" in str(final["messages"][-1].content)
+    assert state.loads["qwen2.5-coder:7b"] == 1 and state.loads[EXECUTOR] == 0
+    lineups = scheduler.status()["lineups"]
+    assert {lineup["executor"]["model"] for lineup in lineups} >= {"qwen2.5-coder:7b"}
 
 
 async def test_model_calls_under_a_lease_take_no_second_one(
     scheduler,
     state: FakeOllamaState,  # type: ignore[no-untyped-def]
 ) -> None:
-    remote = RemoteManager.connect(scheduler.url, load_settings(orquestra_url=scheduler.url))
+    remote = scheduler.connect()
     state.script(EXECUTOR, "um", "dois")
     async with remote.use("executor") as chat:
         replies = [(await chat.ainvoke("oi")).content, (await chat.ainvoke("oi")).content]

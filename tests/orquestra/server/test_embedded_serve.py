@@ -7,13 +7,12 @@ import json
 
 import ollama
 
-from orquestra.client.remote import RemoteManager
 from orquestra.embedded import assets
 from orquestra.runtime import build_model_manager
 from orquestra.server.app import create_app
 from orquestra.settings import load_settings
 from tests.orquestra.backends.test_embedded import USER_CACHE, needs_models
-from tests.orquestra.server.conftest import serving
+from tests.orquestra.server.conftest import connect, serving
 
 
 @needs_models
@@ -28,7 +27,7 @@ async def test_clients_share_the_embedded_models_through_the_scheduler() -> None
             messages=[{"role": "user", "content": "Reply with the number 7 and nothing else."}],
         )
         assert "7" in (plain.message.content or "")
-        remote = RemoteManager.connect(url, load_settings(orquestra_url=url))
+        remote = connect(url, backend="embedded", cache_dir=USER_CACHE)
         schema = {
             "type": "object",
             "properties": {"answer": {"type": "integer"}},

@@ -169,8 +169,8 @@ def test_openai_clients_see_the_message_of_a_404_for_a_model_not_served(
 ) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         openai_client(scheduler).chat.completions.create(model="llama3.2", messages=HI)
-    assert "model 'llama3.2' not found" in str(caught.value)
-    assert EXECUTOR in str(caught.value) and "DEFAULT_MODEL" in str(caught.value)
+    assert "ollama pull llama3.2" in str(caught.value)
+    assert "is not available on the Ollama server" in str(caught.value)
     assert (caught.value.type, caught.value.code) == ("not_found_error", "model_not_found")
 
 

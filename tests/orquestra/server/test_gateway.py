@@ -11,7 +11,7 @@ import ollama
 import pytest
 
 from orquestra.server.errors import QUEUE_FULL
-from tests.fakes.ollama import FakeOllama, FakeOllamaState
+from tests.fakes.ollama import FakeOllama, FakeOllamaState, fake_model
 from tests.graph_support import BRAIN, EXECUTOR
 from tests.orquestra.server.conftest import Scheduler, wait_until
 
@@ -104,14 +104,26 @@ def test_a_client_that_hangs_up_gives_its_lease_back_at_once(
     assert reply.message.content == "ok"
 
 
-def test_an_unknown_model_is_a_404_naming_the_models_served(scheduler: Scheduler) -> None:
+def test_a_model_the_upstream_lacks_is_a_404_naming_the_pull(scheduler: Scheduler) -> None:
     with pytest.raises(ollama.ResponseError) as caught:
         ollama.Client(host=scheduler.url).chat(
             model="llama3.2", messages=[{"role": "user", "content": "oi"}]
         )
     assert caught.value.status_code == 404
-    assert "llama3.2" in caught.value.error and EXECUTOR in caught.value.error
-    assert "DEFAULT_MODEL" in caught.value.error
+    assert "ollama pull llama3.2" in caught.value.error
+
+
+def test_any_model_the_upstream_has_is_served_and_listed(
+    scheduler: Scheduler, state: FakeOllamaState
+) -> None:
+    state.models["llama3.2:1b"] = fake_model("llama3.2:1b", 3.0)
+    state.script("llama3.2:1b", "oi!")
+    client = ollama.Client(host=scheduler.url)
+    reply = client.chat(model="llama3.2:1b", messages=[{"role": "user", "content": "oi"}])
+    assert reply.message.content == "oi!" and state.loads["llama3.2:1b"] == 1
+    assert "llama3.2:1b" in {m.model for m in client.list().models}
+    served = {m["model"]: m for m in scheduler.status()["models"]}
+    assert served["llama3.2:1b"]["resident"] and scheduler.status()["swaps"] == 1
 
 
 def test_bad_requests_get_ollama_s_answers(scheduler: Scheduler) -> None:
@@ -218,12 +230,10 @@ def test_a_model_too_large_for_the_budget_is_refused_with_the_fix(
 
 CRASHING_CLIENT = """
 import asyncio, os
-from orquestra.client.remote import RemoteManager
-from orquestra.settings import load_settings
+from orquestra.runtime import build_model_service
 
 async def main() -> None:
-    url = os.environ["ORQUESTRA_URL"]
-    async with RemoteManager.connect(url, load_settings()).use("brain"):
+    async with build_model_service().use("brain"):
         print("held", flush=True)
         await asyncio.sleep(3600)
 
@@ -240,7 +250,12 @@ def test_a_crashed_client_s_lease_never_blocks_the_gpu(
 
     client = subprocess.Popen(
         [sys.executable, "-c", CRASHING_CLIENT],
-        env={**os.environ, "ORQUESTRA_URL": scheduler.url},
+        env={
+            **os.environ,
+            "ORQUESTRA_URL": scheduler.url,
+            "OLLAMA_BASE_URL": scheduler.upstream_url,
+            "ORQUESTRA_BACKEND": "ollama",
+        },
         stdout=subprocess.PIPE,
     )
     try:

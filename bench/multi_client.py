@@ -42,8 +42,7 @@ from multi_client_support import (
     status,
 )
 
-from orquestra.client.remote import RemoteManager
-from orquestra.runtime import build_model_manager
+from orquestra.runtime import build_model_service
 from orquestra.service import ModelService
 from orquestra.settings import load_settings
 
@@ -126,9 +125,7 @@ def timed_uses(url: str, fake_url: str, cache_dir: Path, count: int) -> list[flo
         cache_dir=cache_dir,
         orquestra_url=url,
     )
-    manager: ModelService = (
-        build_model_manager(settings) if url == "none" else RemoteManager.connect(url, settings)
-    )
+    manager: ModelService = build_model_service(settings)
     return asyncio.run(_timed_uses(manager, count))
 
 

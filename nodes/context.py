@@ -20,10 +20,11 @@ DEFAULT_MAX_TOOL_ROUNDS = 4
 DEFAULT_RESCUE_ATTEMPTS = 1
 TASK_TYPES = ("auto", "conversation", "planning", "code", "hybrid")
 
-# Field name → environment variable read when the field is left at its default.
+# Field name → environment variable read when the field is left at its default. The models
+# are not here: left empty, a run uses its process's lineup, which the settings build
+# (arguments over `DEFAULT_MODEL` / `EXECUTOR_MODEL` over defaults), so a flag such as
+# `orquestra run --brain-model` is never overridden by the environment.
 ENVIRONMENT = {
-    "brain_model": "DEFAULT_MODEL",
-    "executor_model": "EXECUTOR_MODEL",
     "swap_policy": "ORQUESTRA_SWAP_POLICY",
     "max_attempts": "ORQUESTRA_MAX_ATTEMPTS",
     "max_iterations": "ORQUESTRA_MAX_ITERATIONS",
@@ -52,11 +53,11 @@ class Context:
 
     brain_model: str = field(
         default="",
-        metadata={"description": "Brain model (Ollama tag); empty: the configured one."},
+        metadata={"description": "Brain model (Ollama tag); empty: the process's own."},
     )
     executor_model: str = field(
         default="",
-        metadata={"description": "Executor model (Ollama tag); empty: the configured one."},
+        metadata={"description": "Executor model (Ollama tag); empty: the process's own."},
     )
     swap_policy: str = field(
         default="auto",

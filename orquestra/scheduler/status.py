@@ -146,9 +146,7 @@ class ManagerStatus:
             "last_swap": last.as_dict() if last else None,
             "swapping_to": swapping[0] if swapping else self.swapping_to,
             "leases": {r: self.state(self.lineup.model(r)).leases for r in ROLES},
-            "queued": {
-                r: n for r in ROLES if (n := self.state(self.lineup.model(r)).queued)
-            },
+            "queued": {r: n for r in ROLES if (n := self.state(self.lineup.model(r)).queued)},
             "home_role": self.home_role,
             "last_error": self.last_error,
             "models": [m.as_dict() for m in self.models],
@@ -246,4 +244,3 @@ def read_status(
         last_error=last_error,
         pin_conflicts=dict(lineups.conflicts),
     )
-

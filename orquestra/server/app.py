@@ -146,7 +146,9 @@ def run_scheduler(
     server = uvicorn.Server(config)
     app.state.server = server
     log.info(
-        "orquestra serve on http://%s:%s for %s", config.host, config.port,
+        "orquestra serve on http://%s:%s for %s",
+        config.host,
+        config.port,
         manager.upstream.describe(),
     )
     server.run()

@@ -31,6 +31,7 @@ from orquestra.errors import OrquestraError
 from orquestra.lineup import ModelSpec
 from orquestra.manager import ModelManager
 from orquestra.server.errors import error_response, ollama_error
+from orquestra.server.gateway import LEASED_CHAT
 
 # What `/api/version` says for the in-process models.
 EMBEDDED_VERSION = "orquestra-embedded"
@@ -77,7 +78,8 @@ class EmbeddedUpstream:
         return self.manager.lineups.pinned.get(self.manager.backend.canonical(model))
 
     def _chat(self, spec: ModelSpec) -> BaseChatModel:
-        return self.manager.backend.chat_model(spec.model, spec.options, spec.keep_alive)
+        leased = LEASED_CHAT.get()  # the gateway's lease on this model, granted with it
+        return leased or self.manager.backend.chat_model(spec.model, spec.options, spec.keep_alive)
 
     async def generation(self, request: Request) -> Response:
         """`/api/chat` and `/api/generate` (answered whole; the gateway relays them)."""

@@ -19,9 +19,11 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx
+from langchain_core.language_models import BaseChatModel
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -34,6 +36,11 @@ from orquestra.server.errors import QUEUE_FULL
 from orquestra.server.relay import relay
 
 T = TypeVar("T")
+
+# The chat model of the lease a request is forwarded under: an in-process upstream
+# (`EmbeddedUpstream`, reached through `httpx.ASGITransport` in the same task) answers with
+# it rather than building a second one.
+LEASED_CHAT: ContextVar[BaseChatModel | None] = ContextVar("orquestra_leased_chat", default=None)
 
 
 class ClientGone(Exception):
@@ -90,6 +97,8 @@ class Gateway:
         self.waiting = 0
         self.held: dict[str, str] = {}
         """The model of each lease Orquestra clients hold across their calls, by lease id."""
+        self.held_chats: dict[str, BaseChatModel | None] = {}
+        """The chat model each of those leases was granted with."""
         self.requests: Counter[tuple[str, int]] = Counter()
         self.pins: Counter[str] = Counter()
         self.ignored_unloads: Counter[str] = Counter()
@@ -128,7 +137,8 @@ class Gateway:
         self.waiting += 1
         try:
             entering = stack.enter_async_context(self.manager.lease(spec))
-            await (unless_gone(entering, gone()) if gone is not None else entering)
+            chat = await (unless_gone(entering, gone()) if gone is not None else entering)
+            LEASED_CHAT.set(chat)  # what an in-process upstream answers with
         finally:
             self.waiting -= 1
             unsubscribe()
@@ -144,7 +154,9 @@ class Gateway:
         """Register a lease an Orquestra client holds across calls; forgotten with `stack`."""
         lease = uuid.uuid4().hex
         self.held[lease] = model
+        self.held_chats[lease] = LEASED_CHAT.get()
         stack.callback(self.held.pop, lease, None)
+        stack.callback(self.held_chats.pop, lease, None)
         return lease
 
     def unreachable(self) -> BackendUnavailableError:
@@ -181,6 +193,7 @@ class Gateway:
                 await self.hold(spec, stack, gone)
             else:
                 self.calls_under_lease += 1
+                LEASED_CHAT.set(self.held_chats.get(lease or ""))
                 if not await self.manager.resident(spec.model):  # gone behind our back
                     await self.hold(spec, stack, gone)
             response = await self._send(path, body, spec, gone, stack)

@@ -189,8 +189,12 @@ async def models(request: Request) -> Response:
         return error_response(gateway.unreachable())
     listed = response.json().get("models", []) if response.status_code == 200 else []
     data = [
-        {"id": m.get("model") or m.get("name"), "object": "model", "created": 0,
-         "owned_by": "orquestra"}
+        {
+            "id": m.get("model") or m.get("name"),
+            "object": "model",
+            "created": 0,
+            "owned_by": "orquestra",
+        }
         for m in listed
     ]
     return JSONResponse({"object": "list", "data": data})

@@ -112,7 +112,10 @@ def test_context_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("EXECUTOR_MODEL", "qwen2.5-coder:7b")
     monkeypatch.setenv("ORQUESTRA_MAX_ATTEMPTS", "5")
     context = Context()
-    assert context.executor_model == "qwen2.5-coder:7b" and context.max_attempts == 5
+    assert context.max_attempts == 5
+    # The models are the process's lineup's (the settings read EXECUTOR_MODEL), not re-read
+    # here: a run's explicit model is never overridden by the environment.
+    assert context.executor_model == ""
     assert Context(max_attempts=1).max_attempts == 1
     monkeypatch.setenv("ORQUESTRA_MAX_ITERATIONS", "many")
     with pytest.raises(ValueError, match="ORQUESTRA_MAX_ITERATIONS='many'"):

@@ -27,7 +27,7 @@ from orquestra.embedded import assets
 from orquestra.errors import SettingsError
 from orquestra.events import SwapEvent
 from orquestra.settings import load_settings
-from tests.fakes.ollama import FakeOllamaState
+from tests.fakes.ollama import FakeOllamaState, fake_model
 from tests.graph_support import EXECUTOR, code_reply
 
 runner = CliRunner()
@@ -297,7 +297,7 @@ def test_a_run_view_shows_a_streamed_swap_with_its_stages() -> None:
 def test_model_names_in_advice_are_shell_quoted(demo: FakeOllamaState) -> None:
     demo.models.pop("qwen2.5-coder:14b")
     result = runner.invoke(app, ["--debug", "run", "--executor-model", "$(id)", "Write a script"])
-    assert "ollama pull '$(id)'" in " ".join(result.output.split())
+    assert "ollama pull '$(id):latest'" in " ".join(result.output.split())
 
 
 # The user's cache, where `orquestra models fetch` put the models (read before the
@@ -351,3 +351,17 @@ def test_a_bad_model_name_names_its_variable_and_doctor_fails_too(
     doctor = runner.invoke(app, ["doctor"])
     assert doctor.exit_code == 1
     assert "DEFAULT_MODEL='does-not-exist'" in " ".join(doctor.stdout.split())
+
+
+def test_a_model_flag_beats_the_environment(
+    demo: FakeOllamaState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo.models["qwen2.5-coder:7b"] = fake_model("qwen2.5-coder:7b", 5.0)
+    demo.models["qwen2.5-coder:3b"] = fake_model("qwen2.5-coder:3b", 3.0)
+    monkeypatch.setenv("EXECUTOR_MODEL", "qwen2.5-coder:3b")
+    result = runner.invoke(
+        app, ["run", "--executor-model", "qwen2.5-coder:7b", "Write a Python script"]
+    )
+    assert result.exit_code == 0, result.output
+    assert demo.chats["qwen2.5-coder:7b"] >= 1  # the flag's model wrote the code
+    assert demo.chats["qwen2.5-coder:3b"] == 0 and demo.loads["qwen2.5-coder:3b"] == 0

@@ -19,8 +19,9 @@ from orquestra.errors import OrquestraError
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.lineup import MODEL_VARIABLE, Lineup, Upstream
 from orquestra.policy.decision import GIB, Limits, fits_together, gib
-from orquestra.runtime import select_backend
+from orquestra.runtime import choose_backend, select_backend
 from orquestra.scheduler.sizing import footprint, read_budget
+from orquestra.scheduler.status import ManagerStatus
 from orquestra.settings import ROLES, Settings
 from orquestra.vram import NvmlProbe
 from tools.isolation import available_tiers
@@ -79,11 +80,29 @@ def _scheduler_check(settings: Settings) -> Check:
             f"none at {url}: each process decides for the GPU alone",
             "run `orquestra serve`, or set ORQUESTRA_AUTOSTART=true",
         )
+    scheduler = ManagerStatus.from_dict(status)
+    found = (
+        f"orquestra serve at {url} drives {scheduler.upstream.describe()}: "
+        f"{len(scheduler.lineups)} lineup(s), {scheduler.swaps} swaps"
+    )
+    try:
+        mine = Upstream.of(settings, choose_backend(settings))
+    except OrquestraError:
+        return Check("scheduler", "ok", found)  # the backend check says what is wrong
+    if scheduler.upstream.same_as(mine):
+        return Check("scheduler", "ok", found)
+    if (scheduler.serve or {}).get("autostarted"):
+        return Check(
+            "scheduler",
+            "warn",
+            f"{found}; this process asks for {mine.describe()}",
+            "nothing: the next run replaces it once it is idle",
+        )
     return Check(
         "scheduler",
-        "ok",
-        f"orquestra serve at {url}: brain {status['brain_model']}, executor "
-        f"{status['executor_model']}, {status['swaps']} swaps",
+        "fail",
+        f"{found}, started by hand; this process asks for {mine.describe()}",
+        "stop it, or give this process its own (ORQUESTRA_SERVE_PORT, ORQUESTRA_URL)",
     )
 
 

@@ -206,5 +206,10 @@ def test_status_and_doctor_talk_to_the_scheduler(
     assert status["serve"]["held_leases"] == 0 and status["executor_model"] == EXECUTOR
     from orquestra.app.doctor import _scheduler_check
 
+    monkeypatch.setenv("OLLAMA_BASE_URL", scheduler.upstream_url)
     check = _scheduler_check(load_settings())
     assert check.status == "ok" and f"orquestra serve at {scheduler.url}" in check.detail
+    # A process for another upstream would be refused by this hand-started one: said now.
+    other = _scheduler_check(load_settings(backend="embedded"))
+    assert other.status == "fail" and "the embedded models" in other.detail
+    assert "started by hand" in other.detail and "ORQUESTRA_URL" in other.fix

@@ -149,7 +149,9 @@ class RemoteManager:
         checked = check_role(role)
         self._held += 1
         try:
-            request = {"role": checked, "model": self.lineup.model(checked)}
+            # The whole lineup travels with each lease, so a scheduler started since (the
+            # autostarted one exits when idle) serves it just the same.
+            request = {"role": checked, "lineup": self.lineup.as_dict()}
             async with self._http().stream("POST", LEASE_PATH, json=request) as response:
                 if response.status_code != 200:
                     raise error_of(self.url, response.status_code, await response.aread())

@@ -201,7 +201,11 @@ def _model_of(body: bytes, manager: ModelManager, *, lease: bool) -> str:
         return ""
     if not isinstance(data, dict):
         return ""
-    role = data.get("role")
-    if data.get("model") or not lease:
+    if not lease:
         return str(data.get("model") or "")
-    return manager.lineup.model(role) if role in ("brain", "executor") else ""
+    role, lineup = data.get("role"), data.get("lineup")
+    if role not in ("brain", "executor"):
+        return ""
+    if isinstance(lineup, dict) and isinstance(lineup.get(role), dict):
+        return manager.backend.canonical(str(lineup[role].get("model") or ""))
+    return manager.lineup.model(role)

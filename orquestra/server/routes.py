@@ -141,14 +141,17 @@ async def generation(request: Request) -> Response:
 async def lease(request: Request) -> Response:
     """Hold a lease for an Orquestra client until it hangs up (NDJSON heartbeats).
 
-    The body names the model (of a lineup the client registered) and its role; a role
-    alone means the scheduler's own lineup's model.
+    The body names the role and the client's lineup (registered now if it is new); a
+    role alone means the scheduler's own lineup's model.
     """
     gateway = gateway_of(request)
     body = await json_body(request)
     role = check_role(str(body.get("role")))
-    model = str(body.get("model") or gateway.manager.lineup.model(role))
-    spec = await gateway.spec_of(model)
+    raw = body.get("lineup")
+    if raw is not None and not isinstance(raw, dict):
+        raise ValueError("lineup must be an object (Lineup.as_dict())")
+    lineup = gateway.manager.register(Lineup.from_dict(raw)) if raw else gateway.manager.lineup
+    spec = lineup.spec(role)
     stack = AsyncExitStack()
     try:
         swaps = await gateway.hold(spec, stack, lambda: hung_up(request))

@@ -110,15 +110,22 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._generating():
+        with self._generating(kwargs):
             return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
 
     @contextmanager
-    def _generating(self) -> Iterator[None]:
-        """One generation at a time per model, with llama.cpp's errors made clear."""
+    def _generating(self, kwargs: dict[str, Any]) -> Iterator[None]:
+        """One generation at a time per model, with llama.cpp's errors made clear.
+
+        A seed given with the call (a client's request) has the prompt read afresh: a
+        prompt read whole and one read from the cache give logits that differ by rounding,
+        enough to change a sampled token, and the same seed must give the same reply.
+        """
         if stopping():
             raise GenerationStoppedError(STOPPED)
         with self._lock:
+            if kwargs.get("seed") is not None:
+                self.client.reset()
             try:
                 yield
             except ValueError as exc:
@@ -133,7 +140,7 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._generating():
+        with self._generating(kwargs):
             yield from super()._stream(messages, stop, run_manager, **kwargs)
 
     def with_structured_output(

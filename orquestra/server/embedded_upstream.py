@@ -30,6 +30,7 @@ from starlette.routing import Route
 from orquestra.errors import OrquestraError
 from orquestra.manager import ModelManager
 from orquestra.server.errors import error_response, ollama_error
+from orquestra.server.sampling import SamplingError, sampling_kwargs
 from orquestra.settings import ROLES, Role
 
 # What `/api/version` says for the in-process models.
@@ -67,6 +68,12 @@ def _bound(chat: BaseChatModel, body: dict[str, Any]) -> Any:
     return chat
 
 
+def _finish(reply: Any) -> str | None:
+    """Why the chat model stopped (`length`: at the request's `num_predict`)."""
+    metadata = getattr(reply, "response_metadata", None) or {}
+    return metadata.get("finish_reason")
+
+
 class EmbeddedUpstream:
     """Ollama's chat, generate, ps, tags, show and version over the manager's chat models."""
 
@@ -90,6 +97,10 @@ class EmbeddedUpstream:
         role = self._role(model)
         if role is None:
             return ollama_error(404, f"model '{model}' not found")
+        try:
+            sampling = sampling_kwargs(body.get("options"))
+        except SamplingError as exc:
+            return ollama_error(400, str(exc))
         chat = request.url.path == "/api/chat"
         if chat:
             messages = [_message(m) for m in body.get("messages") or []]
@@ -97,7 +108,7 @@ class EmbeddedUpstream:
             system = [SystemMessage(body["system"])] if body.get("system") else []
             messages = [*system, HumanMessage(str(body.get("prompt") or ""))]
         try:
-            reply = await _bound(self._chat(role), body).ainvoke(messages)
+            reply = await _bound(self._chat(role), body).bind(**sampling).ainvoke(messages)
         except OrquestraError as exc:
             return error_response(exc)
         text = str(reply.content) if isinstance(reply, BaseMessage) else json.dumps(reply)
@@ -105,7 +116,7 @@ class EmbeddedUpstream:
             "model": model,
             "created_at": datetime.now(UTC).isoformat(),
             "done": True,
-            "done_reason": "stop",
+            "done_reason": "length" if _finish(reply) == "length" else "stop",
         }
         usage = getattr(reply, "usage_metadata", None) or {}
         answer["prompt_eval_count"] = usage.get("input_tokens", 0)

@@ -107,6 +107,8 @@ def test_openai_fields_reach_the_chat_model_as_the_same_kwargs() -> None:
         "seed": 7,
         "stop": "END",
         "top_p": 0.5,
+        "presence_penalty": 0.5,
+        "frequency_penalty": 0.25,
         "max_tokens": 5,
     }
     assert sampling_kwargs(to_native(openai)["options"]) == {
@@ -114,6 +116,8 @@ def test_openai_fields_reach_the_chat_model_as_the_same_kwargs() -> None:
         "seed": 7,
         "stop": ["END"],
         "top_p": 0.5,
+        "presence_penalty": 0.5,
+        "frequency_penalty": 0.25,
         "max_tokens": 5,
     }
     newer = {"model": "m", "messages": [], "max_completion_tokens": 9, "stop": None}

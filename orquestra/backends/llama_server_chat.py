@@ -21,10 +21,8 @@ LLAMA_SERVER_PARAMS = ("top_k", "min_p", "typical_p", "repeat_penalty")
 class LlamaServerChatOpenAI(ChatOpenAI):
     """ChatOpenAI that sends llama-server's own sampling kwargs in the body (`extra_body`).
 
-    A seed given with the call (a client's request) has the prompt read afresh
-    (`cache_prompt: false`): llama-server's logits for a prompt read whole and for one
-    read from its cache differ by rounding, enough to change a sampled token, and the
-    same seed must give the same reply.
+    Unlike the embedded model, the router keeps its prompt cache for a seeded request:
+    the same seed gave the same reply with the prompt cached or read afresh (measured).
     """
 
     def _get_request_payload(
@@ -36,8 +34,6 @@ class LlamaServerChatOpenAI(ChatOpenAI):
     ) -> dict[str, Any]:
         payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
         extra = {key: payload.pop(key) for key in LLAMA_SERVER_PARAMS if key in payload}
-        if kwargs.get("seed") is not None:
-            extra["cache_prompt"] = False
         if extra:
             payload["extra_body"] = {**(payload.get("extra_body") or {}), **extra}
         return payload

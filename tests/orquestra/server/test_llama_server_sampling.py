@@ -108,7 +108,6 @@ async def test_sampling_options_reach_the_router_as_openai_fields(
     assert sent["stop"] == ["\n"]
     assert sent["max_completion_tokens"] == 3  # llama-server reads it as n_predict
     assert not {"num_ctx", "num_gpu", "options"} & set(sent)  # runner options stay pinned
-    assert sent["cache_prompt"] is False  # a seeded prompt is read afresh, for the same reply
     reply = answer.json()
     assert reply["message"]["content"] == "one two three"
     assert (reply["eval_count"], reply["done_reason"]) == (3, "length")
@@ -138,7 +137,6 @@ async def test_a_request_without_sampling_options_sends_none(
     assert (await upstream.post("/api/chat", json=chat({}))).status_code == 200
     sent = router[0].bodies[0]
     assert not {"temperature", "seed", "stop", "max_completion_tokens", "top_k"} & set(sent)
-    assert "cache_prompt" not in sent  # the router keeps reusing its cached prompt
 
 
 async def test_a_wrong_type_is_a_400_naming_the_option_and_reaches_no_model(

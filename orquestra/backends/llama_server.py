@@ -9,7 +9,8 @@ langchain-openai, with `autoload=false`, so a request never makes the router loa
 behind the scheduler's back.
 
 Runner settings (context size, GPU layers, cache types) are the router's: set them on its
-command line or in its `--models-preset` file, not per request.
+command line or in its `--models-preset` file, not per request. Sampling (temperature,
+seed, stop, max tokens, ...) is each request's (`llama_server_chat`).
 """
 
 from __future__ import annotations
@@ -172,10 +173,10 @@ class LlamaServerBackend:
     def chat_model(
         self, model: str, options: Mapping[str, Any], keep_alive: float | str
     ) -> BaseChatModel:
-        """A ChatOpenAI on the router's `/v1`, which never autoloads a model."""
-        from langchain_openai import ChatOpenAI
+        """A ChatOpenAI on the router's `/v1` that never autoloads a model (`llama_server_chat`)."""
+        from orquestra.backends.llama_server_chat import LlamaServerChatOpenAI
 
-        return ChatOpenAI(
+        return LlamaServerChatOpenAI(
             model=self.canonical(model),
             base_url=f"{self.base_url}/v1",
             api_key=NO_API_KEY,

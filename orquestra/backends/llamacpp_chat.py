@@ -9,7 +9,8 @@ It also makes the in-process model safe to stop and to share: one generation at 
 per loaded model (llama.cpp's context is not thread-safe; the backend takes the same lock
 before closing a model), generation stops at the next token once `stop_generation()` is
 called (Ctrl-C), and a prompt longer than the context window raises a clear error instead
-of llama-cpp-python's bare ValueError. See `orquestra.backends.stopping`.
+of llama-cpp-python's bare ValueError. See `orquestra.backends.stopping`. Its replies
+carry llama.cpp's token counts (`usage_metadata`), which langchain-community's leave out.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 from langchain_community.chat_models import ChatLlamaCpp
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -63,6 +65,9 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
     model), so `model_copy(update={"temperature": t, "seed": s})` draws a different sample.
     """
 
+    streaming: bool = False
+    """Answer `invoke` whole, with its token counts and `stop` (langchain-community's default
+    streams it, and its streaming `_generate` drops `stop`). Streaming runs still stream."""
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
 
     def share_lock(self, lock: threading.RLock) -> SchemaChatLlamaCpp:
@@ -80,6 +85,21 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         params["logits_processor"] = LogitsProcessorList([stopper(self.client.token_eos())])
         return params
 
+    def _create_chat_result(self, response: dict[str, Any]) -> ChatResult:
+        """The reply with llama.cpp's token counts as its `usage_metadata`."""
+        result: ChatResult = super()._create_chat_result(response)
+        usage = response.get("usage") or {}
+        if usage:
+            counts = UsageMetadata(
+                input_tokens=int(usage.get("prompt_tokens", 0)),
+                output_tokens=int(usage.get("completion_tokens", 0)),
+                total_tokens=int(usage.get("total_tokens", 0)),
+            )
+            for generation in result.generations:
+                if isinstance(generation.message, AIMessage):
+                    generation.message.usage_metadata = counts
+        return result
+
     def _model_name(self) -> str:
         return str(self.model_path).rsplit("/", 1)[-1]
 
@@ -90,15 +110,22 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._generating():
+        with self._generating(kwargs):
             return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
 
     @contextmanager
-    def _generating(self) -> Iterator[None]:
-        """One generation at a time per model, with llama.cpp's errors made clear."""
+    def _generating(self, kwargs: dict[str, Any]) -> Iterator[None]:
+        """One generation at a time per model, with llama.cpp's errors made clear.
+
+        A seed given with the call (a client's request) has the prompt read afresh: a
+        prompt read whole and one read from the cache give logits that differ by rounding,
+        enough to change a sampled token, and the same seed must give the same reply.
+        """
         if stopping():
             raise GenerationStoppedError(STOPPED)
         with self._lock:
+            if kwargs.get("seed") is not None:
+                self.client.reset()
             try:
                 yield
             except ValueError as exc:
@@ -113,7 +140,7 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._generating():
+        with self._generating(kwargs):
             yield from super()._stream(messages, stop, run_manager, **kwargs)
 
     def with_structured_output(

@@ -32,6 +32,7 @@ from orquestra.lineup import ModelSpec
 from orquestra.manager import ModelManager
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import LEASED_CHAT
+from orquestra.server.sampling import SamplingError, sampling_kwargs
 
 # What `/api/version` says for the in-process models.
 EMBEDDED_VERSION = "orquestra-embedded"
@@ -68,6 +69,12 @@ def _bound(chat: BaseChatModel, body: dict[str, Any]) -> Any:
     return chat
 
 
+def _finish(reply: Any) -> str | None:
+    """Why the chat model stopped (`length`: at the request's `num_predict`)."""
+    metadata = getattr(reply, "response_metadata", None) or {}
+    return metadata.get("finish_reason")
+
+
 class EmbeddedUpstream:
     """Ollama's chat, generate, ps, tags, show and version over the manager's chat models."""
 
@@ -88,6 +95,10 @@ class EmbeddedUpstream:
         spec = self._spec(model)
         if spec is None:
             return ollama_error(404, f"model '{model}' not found")
+        try:
+            sampling = sampling_kwargs(body.get("options"))
+        except SamplingError as exc:
+            return ollama_error(400, str(exc))
         chat = request.url.path == "/api/chat"
         if chat:
             messages = [_message(m) for m in body.get("messages") or []]
@@ -95,7 +106,7 @@ class EmbeddedUpstream:
             system = [SystemMessage(body["system"])] if body.get("system") else []
             messages = [*system, HumanMessage(str(body.get("prompt") or ""))]
         try:
-            reply = await _bound(self._chat(spec), body).ainvoke(messages)
+            reply = await _bound(self._chat(spec), body).bind(**sampling).ainvoke(messages)
         except OrquestraError as exc:
             return error_response(exc)
         text = str(reply.content) if isinstance(reply, BaseMessage) else json.dumps(reply)
@@ -103,7 +114,7 @@ class EmbeddedUpstream:
             "model": model,
             "created_at": datetime.now(UTC).isoformat(),
             "done": True,
-            "done_reason": "stop",
+            "done_reason": "length" if _finish(reply) == "length" else "stop",
         }
         usage = getattr(reply, "usage_metadata", None) or {}
         answer["prompt_eval_count"] = usage.get("input_tokens", 0)

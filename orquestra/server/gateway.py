@@ -34,6 +34,7 @@ from orquestra.manager import ModelManager
 from orquestra.policy.pinning import pin_request
 from orquestra.server.errors import QUEUE_FULL
 from orquestra.server.relay import relay
+from orquestra.server.sampling import sampling_kwargs
 
 T = TypeVar("T")
 
@@ -187,6 +188,7 @@ class Gateway:
         `gone()` completes when the client hangs up: waiting for the lease or for the
         first byte of the answer then stops, and the lease is given back.
         """
+        sampling_kwargs(body.get("options"))  # a bad option is a 400 before any swap
         stack = AsyncExitStack()
         try:
             if self.held.get(lease or "") != spec.model:

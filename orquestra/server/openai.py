@@ -37,8 +37,8 @@ from orquestra.server.routes import (
     json_body,
 )
 
-# OpenAI sampling fields and the Ollama options they become.
-_SAMPLING = {"temperature": "temperature", "top_p": "top_p", "seed": "seed", "stop": "stop"}
+# OpenAI sampling fields, which are also the names of the Ollama options they become.
+_SAMPLING = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty")
 
 
 def _text(content: Any) -> str:
@@ -66,7 +66,7 @@ def _arguments(call: dict[str, Any]) -> Any:
 
 def to_native(body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI chat request as Ollama's `/api/chat` body."""
-    options = {ours: body[theirs] for theirs, ours in _SAMPLING.items() if theirs in body}
+    options = {name: body[name] for name in _SAMPLING if name in body}
     if body.get("max_tokens") or body.get("max_completion_tokens"):
         options["num_predict"] = body.get("max_completion_tokens") or body["max_tokens"]
     native: dict[str, Any] = {

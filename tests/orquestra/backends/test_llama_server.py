@@ -321,6 +321,36 @@ async def test_orquestra_serve_sits_in_front_of_the_router(
         assert router.statuses()[BRAIN] == "loaded"
 
 
+async def test_sampling_options_reach_the_router_through_orquestra_serve(
+    router: RealRouter, make_manager: MakeManager
+) -> None:
+    counting = [{"role": "user", "content": "Count from 1 to 20, separated by commas."}]
+    sea = "Write one sentence about the sea."
+    with serving(create_app(make_manager(), max_queue=8)) as url:
+        client = ollama.AsyncClient(host=url)
+        capped = await client.chat(model=EXECUTOR, messages=counting, options={"num_predict": 3})
+        stopped = await client.chat(model=EXECUTOR, messages=counting, options={"stop": ["5"]})
+        hot = {"temperature": 1.5, "num_predict": 24}
+        same = [
+            (await client.generate(EXECUTOR, sea, options={**hot, "seed": 7})).response
+            for _ in range(2)
+        ]
+        seeded = {
+            (await client.generate(EXECUTOR, sea, options={**hot, "seed": s})).response
+            for s in (1, 2, 3)
+        }
+        top_1 = {
+            (await client.generate(EXECUTOR, sea, options={**hot, "seed": s, "top_k": 1})).response
+            for s in (1, 2)
+        }
+    assert 0 < (capped.eval_count or 0) <= 3 and capped.done_reason == "length"
+    text = stopped.message.content or ""
+    assert "4" in text and "5" not in text
+    assert same[0] == same[1]
+    assert len(seeded) > 1  # the seed reaches the router's sampler
+    assert len(top_1) == 1  # and top_k (sent in the body): one candidate, whatever the seed
+
+
 async def test_the_doctor_checks_the_router_models_and_kv(router: RealRouter) -> None:
     settings = load_settings(
         backend="llama-server",

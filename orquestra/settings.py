@@ -205,7 +205,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ORQUESTRA_RESIDENCY_FRESH_S", "residency_fresh_s"),
         description=(
             "A lease re-reads what the server holds when the last reading is older than this, "
-            "so a model unloaded behind the scheduler's back is loaded through the budget."
+            "so a model unloaded behind the scheduler's back is loaded through the budget "
+            "(Ollama, which loads a model by itself when asked for it, is read every lease)."
         ),
     )
     residency_poll_s: float = Field(

@@ -58,6 +58,9 @@ class Capabilities:
     ollama_api: bool = False
     """Its server speaks Ollama's API at `url`, so `orquestra serve` forwards to it as it
     is; otherwise `orquestra serve` answers Ollama's API in-process over its chat models."""
+    loads_on_request: bool = False
+    """A request for a model it does not hold makes it load the model by itself (Ollama
+    does), so what it holds is read again before every lease, never trusted from before."""
 
 
 class ModelBackend(Protocol):

@@ -77,7 +77,9 @@ class OllamaBackend:
 
     name = "ollama"
     # A chat model is only a client of the server: one per role serves every load.
-    capabilities = Capabilities(reusable_chat_models=True, suspension=False, ollama_api=True)
+    capabilities = Capabilities(
+        reusable_chat_models=True, suspension=False, ollama_api=True, loads_on_request=True
+    )
 
     def __init__(
         self,

@@ -262,7 +262,12 @@ class ModelManager:
         size = await footprint(self.backend, self.ledger, spec)
         while True:
             decision = decide(
-                SwapRequest(self.lineups.role_of(model), model, size),
+                SwapRequest(
+                    self.lineups.role_of(model),
+                    model,
+                    size,
+                    frozenset(self.lineups.partners(model)),
+                ),
                 self._held.residents(self._queue.leases_on, self.lineups.role_of),
                 self.limits,
             )

@@ -44,6 +44,8 @@ class SwapRequest:
     model: str
     footprint: int
     """Bytes the model will take once loaded (measured or estimated)."""
+    partners: frozenset[str] = frozenset()
+    """The other models of the lineups that name it (kept before other lineups' models)."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,14 @@ class Refusal:
 Decision = SwapPlan | Blocked | Refusal
 
 
-def _eviction_order(candidates: Sequence[Resident]) -> list[Resident]:
-    # Unleased before leased (a plan that needs no wait beats one that does), models
-    # nobody of ours uses before our other role's, then the largest first: the fewest
-    # unloads that free the most.
-    return sorted(candidates, key=lambda r: (r.leases > 0, r.role is not None, -r.footprint))
+def _eviction_order(candidates: Sequence[Resident], partners: frozenset[str]) -> list[Resident]:
+    # Unleased before leased (a plan that needs no wait beats one that does), models no
+    # lineup names before another lineup's before the requester's own partner (what its
+    # lineup needs next), then the largest first: the fewest unloads that free the most.
+    return sorted(
+        candidates,
+        key=lambda r: (r.leases > 0, r.role is not None, r.model in partners, -r.footprint),
+    )
 
 
 def fits_together(footprints: Sequence[int], limits: Limits) -> bool:
@@ -182,12 +187,12 @@ def decide(request: SwapRequest, residents: Sequence[Resident], limits: Limits) 
 
     others = [r for r in residents if r.model != request.model]
     if limits.policy == "alternate" or partial:
-        evict = _eviction_order(others)
+        evict = _eviction_order(others, request.partners)
         kept: list[Resident] = []
     else:
         kept = list(others)
         evict = []
-        for victim in _eviction_order(others):
+        for victim in _eviction_order(others, request.partners):
             if _fits(kept, request, limits):
                 break
             if limits.policy == "coresident" and victim.role is not None:

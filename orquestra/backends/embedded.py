@@ -14,8 +14,9 @@ Two ways to hold the weights (`ORQUESTRA_EMBEDDED_LOAD`):
 
 The footprint is measured for real: the process's resident memory before and after the
 first load. Chat models are langchain-community's ChatLlamaCpp bound to the loaded model,
-so a model is never loaded twice; their calls run in a worker thread, never on the event
-loop.
+so a model is never loaded twice. Everything that touches a model (opening it, every
+generation, suspending it, closing it) runs on that model's own thread, in order
+(`orquestra.backends.llama_thread`), never on the event loop and never two at once.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from orquestra.backends.base import Capabilities, LoadedModel, ModelFacts
+from orquestra.backends.llama_thread import ModelThread
 from orquestra.backends.stopping import watch_for_stop
 from orquestra.embedded import residency
 from orquestra.embedded.assets import EMBEDDED_MODELS, INSTALL_HINT, assemble, find, model_path
@@ -98,9 +101,9 @@ class _OpenModel:
     """Resident memory the first load took (bytes)."""
     mapping: residency.Mapping | None
     """The weights' read-only mapping, when they can be released and mapped in again."""
+    thread: ModelThread
+    """Where every call on the model runs, its closing last."""
     resident: bool = True
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    """Held by each generation, and by closing: llama.cpp's context is not thread-safe."""
 
 
 class EmbeddedBackend:
@@ -139,7 +142,8 @@ class EmbeddedBackend:
         """Models whose weights were released but whose tokenizer and context stay."""
         return [key for key, entry in self._open_models.items() if not entry.resident]
 
-    def _open(self, model: str, options: dict[str, Any]) -> _OpenModel:
+    def _open(self, model: str, options: dict[str, Any], thread: ModelThread) -> _OpenModel:
+        """Open the model (on `thread`, which then owns it and closes it last)."""
         from llama_cpp import Llama
 
         path = assemble(find(model), self.cache_dir)
@@ -157,14 +161,17 @@ class EmbeddedBackend:
                 verbose=False,
             )
         used = resident_bytes() - before
-        watch_for_stop(llama)
-        return _OpenModel(
+        watch_for_stop(llama, thread.flag)
+        entry = _OpenModel(
             llama=llama,
             path=path,
             options=options,
             size=used if used > 0 else path.stat().st_size,
             mapping=residency.find_mapping(path) if mapped else None,
+            thread=thread,
         )
+        thread.close_with(partial(self._close, entry))
+        return entry
 
     async def load(self, model: str, options: Mapping[str, Any], keep_alive: float | str) -> float:
         """Open the model, or map a suspended one in again; return the seconds it took.
@@ -180,25 +187,42 @@ class EmbeddedBackend:
             await self._close_model(key)
             entry = None
         if entry is None:
-            self._open_models[key] = await asyncio.to_thread(self._open, key, wanted)
+            thread = ModelThread(key)
+            try:
+                self._open_models[key] = await thread.run(partial(self._open, key, wanted, thread))
+            except BaseException:
+                await asyncio.to_thread(thread.finish)
+                raise
         elif not entry.resident:
             if entry.mapping is not None:  # always set for a suspended model
-                await asyncio.to_thread(residency.populate, entry.mapping)
+                await entry.thread.run(partial(residency.populate, entry.mapping))
             entry.resident = True
         return time.perf_counter() - start
 
-    def _close(self, entry: _OpenModel) -> None:
-        with entry.lock:  # a generation still running (an interrupted run) ends first
-            close = getattr(entry.llama, "close", None)
-            if callable(close):
-                close()
-            entry.llama = None
+    @staticmethod
+    def _close(entry: _OpenModel) -> None:
+        """Free the model: its thread's last job, after any generation still running.
+
+        In a fixed order: the last generation's sampler (llama-cpp-python keeps it on the
+        model, and `close()` leaves it there to be freed whenever the object is collected,
+        possibly after the model, during interpreter teardown), then the context, then the
+        model (`close()`).
+        """
+        llama, entry.llama = entry.llama, None
+        sampler = getattr(llama, "_sampler", None)
+        if sampler is not None:
+            llama._sampler = None
+            sampler.close()
+        close = getattr(llama, "close", None)
+        if callable(close):
+            close()
+        del llama
         gc.collect()
 
     async def _close_model(self, key: str) -> None:
         entry = self._open_models.pop(key, None)
         if entry is not None:  # not closed already by a concurrent `aclose`
-            await asyncio.to_thread(self._close, entry)
+            await asyncio.to_thread(entry.thread.finish)
 
     async def unload(self, model: str) -> None:
         """Give the model's memory back: suspend it when mapped, else close it."""
@@ -206,15 +230,12 @@ class EmbeddedBackend:
         entry = self._open_models.get(key)
         if entry is None or not entry.resident:
             return
-        if entry.mapping is not None and await asyncio.to_thread(self._suspend, entry):
+        if entry.mapping is not None and await entry.thread.run(
+            partial(residency.release, entry.mapping)
+        ):
             entry.resident = False
         else:
             await self._close_model(key)
-
-    @staticmethod
-    def _suspend(entry: _OpenModel) -> bool:
-        with entry.lock:  # not under a generation that is still running
-            return entry.mapping is not None and residency.release(entry.mapping)
 
     async def wait_unloaded(self, model: str, timeout_s: float) -> None:
         """Unloading is synchronous here: nothing to wait for."""
@@ -259,7 +280,7 @@ class EmbeddedBackend:
             temperature=0.2,
             verbose=False,
         )
-        return chat.share_lock(entry.lock)
+        return chat.on_thread(entry.thread)
 
     async def aclose(self) -> None:
         """Close every model, resident or suspended."""

@@ -5,24 +5,26 @@ call, which small models garble (the tool name repeats until the token limit). l
 can instead constrain the reply to a JSON schema (`response_format`), which even a 1.5B
 model follows; this subclass uses that and parses the JSON into the schema.
 
-It also makes the in-process model safe to stop and to share: one generation at a time
-per loaded model (llama.cpp's context is not thread-safe; the backend takes the same lock
-before closing a model), generation stops at the next token once `stop_generation()` is
-called (Ctrl-C), and a prompt longer than the context window raises a clear error instead
-of llama-cpp-python's bare ValueError. See `orquestra.backends.stopping`. Its replies
-carry llama.cpp's token counts (`usage_metadata`), which langchain-community's leave out.
+It also makes the in-process model safe to stop and to share: every generation runs on
+the loaded model's own thread (`ModelThread`: llama.cpp's context is not thread-safe, and
+the model is closed on that same thread after the generation in progress), a caller that
+stops waiting (a cancelled task, a closed stream) stops its generation at the next step,
+so does `stop_generation()` (Ctrl-C) for all of them, and a prompt longer than the
+context window raises a clear error instead of llama-cpp-python's bare ValueError. See
+`orquestra.backends.stopping` and `orquestra.backends.llama_thread`. Its replies carry
+llama.cpp's token counts (`usage_metadata`), which langchain-community's leave out.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from langchain_community.chat_models import ChatLlamaCpp
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
@@ -31,7 +33,8 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, PrivateAttr
 
-from orquestra.backends.stopping import stopper, stopping
+from orquestra.backends.llama_thread import ModelThread
+from orquestra.backends.stopping import AbortFlag, stopper
 from orquestra.errors import GenerationStoppedError, RequestTooLongError
 
 _OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
@@ -39,9 +42,9 @@ CONTEXT_SETTINGS = "ORQUESTRA_BRAIN_NUM_CTX / ORQUESTRA_EXECUTOR_NUM_CTX"
 STOPPED = "Generation stopped: the run was interrupted."
 
 
-def _stopped(exc: RuntimeError) -> Exception:
+def _stopped(exc: RuntimeError, flag: AbortFlag) -> Exception:
     """llama.cpp's aborted decode as the interruption it is; other errors unchanged."""
-    if stopping():
+    if flag.raised():
         return GenerationStoppedError(STOPPED)
     return exc
 
@@ -68,12 +71,19 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
     streaming: bool = False
     """Answer `invoke` whole, with its token counts and `stop` (langchain-community's default
     streams it, and its streaming `_generate` drops `stop`). Streaming runs still stream."""
-    _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+    _thread: ModelThread | None = PrivateAttr(default=None)
 
-    def share_lock(self, lock: threading.RLock) -> SchemaChatLlamaCpp:
-        """Use `lock`, the loaded model's, around every generation; returns self."""
-        self._lock = lock
+    def on_thread(self, thread: ModelThread) -> SchemaChatLlamaCpp:
+        """Generate on `thread`, the loaded model's own; returns self."""
+        self._thread = thread
         return self
+
+    @property
+    def model_thread(self) -> ModelThread:
+        """The loaded model's thread (one is made for a model built without the backend)."""
+        if self._thread is None:
+            self._thread = ModelThread(self._model_name())
+        return self._thread
 
     @property
     def _default_params(self) -> dict[str, Any]:
@@ -82,7 +92,8 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         params: dict[str, Any] = dict(super()._default_params)
         if self.seed >= 0:
             params["seed"] = self.seed
-        params["logits_processor"] = LogitsProcessorList([stopper(self.client.token_eos())])
+        flag = self.model_thread.flag
+        params["logits_processor"] = LogitsProcessorList([stopper(self.client.token_eos(), flag)])
         return params
 
     def _create_chat_result(self, response: dict[str, Any]) -> ChatResult:
@@ -110,28 +121,19 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._generating(kwargs):
-            return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
+        generate = partial(self._generate_here, messages, stop, run_manager, **kwargs)
+        return self.model_thread.call(generate)
 
-    @contextmanager
-    def _generating(self, kwargs: dict[str, Any]) -> Iterator[None]:
-        """One generation at a time per model, with llama.cpp's errors made clear.
-
-        A seed given with the call (a client's request) has the prompt read afresh: a
-        prompt read whole and one read from the cache give logits that differ by rounding,
-        enough to change a sampled token, and the same seed must give the same reply.
-        """
-        if stopping():
-            raise GenerationStoppedError(STOPPED)
-        with self._lock:
-            if kwargs.get("seed") is not None:
-                self.client.reset()
-            try:
-                yield
-            except ValueError as exc:
-                raise too_long(exc, self._model_name()) or exc from None
-            except RuntimeError as exc:
-                raise _stopped(exc) from None
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        sync_manager = run_manager.get_sync() if run_manager else None
+        generate = partial(self._generate_here, messages, stop, sync_manager, **kwargs)
+        return await self.model_thread.run(generate)
 
     def _stream(
         self,
@@ -140,8 +142,62 @@ class SchemaChatLlamaCpp(ChatLlamaCpp):  # type: ignore[misc,unused-ignore]
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        produce = partial(self._stream_here, messages, stop, run_manager, **kwargs)
+        return self.model_thread.stream(produce)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        sync_manager = run_manager.get_sync() if run_manager else None
+        produce = partial(self._stream_here, messages, stop, sync_manager, **kwargs)
+        async for chunk in self.model_thread.astream(produce):
+            yield chunk
+
+    def _generate_here(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        """The generation itself, on the model's thread."""
+        with self._generating(kwargs):
+            return super()._generate(messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return,unused-ignore]
+
+    def _stream_here(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        """The streamed generation itself, on the model's thread."""
         with self._generating(kwargs):
             yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+    @contextmanager
+    def _generating(self, kwargs: dict[str, Any]) -> Iterator[None]:
+        """llama.cpp's errors made clear, on the model's thread.
+
+        A seed given with the call (a client's request) has the prompt read afresh: a
+        prompt read whole and one read from the cache give logits that differ by rounding,
+        enough to change a sampled token, and the same seed must give the same reply.
+        """
+        flag = self.model_thread.flag
+        if flag.raised():
+            raise GenerationStoppedError(STOPPED)
+        if kwargs.get("seed") is not None:
+            self.client.reset()
+        try:
+            yield
+        except ValueError as exc:
+            raise too_long(exc, self._model_name()) or exc from None
+        except RuntimeError as exc:
+            raise _stopped(exc, flag) from None
 
     def with_structured_output(
         self,

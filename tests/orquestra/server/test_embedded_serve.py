@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from orquestra.server.app import create_app
 from orquestra.settings import load_settings
 from tests.orquestra.backends.test_embedded import USER_CACHE, needs_models
 from tests.orquestra.server.conftest import connect, serving
+from tests.terminal import PATIENCE_S, Terminal
 
 
 @needs_models
@@ -137,3 +139,46 @@ def test_a_sampling_option_of_the_wrong_type_is_a_400_naming_it() -> None:
         answer = openai_chat(url, "Hi", seed="x")
     assert refused.value.status_code == 400 and "temperature" in refused.value.error
     assert answer.status_code == 400 and "seed" in answer.json()["error"]["message"]  # OpenAI shape
+
+
+def _serve_status(url: str) -> dict[str, Any]:
+    return httpx.get(f"{url}/orquestra/status", timeout=10).json()  # type: ignore[no-any-return]
+
+
+@needs_models
+def test_ctrl_c_in_a_client_run_ends_its_lease_and_stops_its_generation_in_the_scheduler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`orquestra run` through a scheduler that holds the embedded models, interrupted while
+    the brain writes: the run exits 130, its lease is given back, the scheduler's
+    generation for it stops at its next step, and the scheduler goes on serving."""
+    with embedded_serve() as url:
+        before = _serve_status(url)["serve"]["generations_stopped"]
+        monkeypatch.setenv("ORQUESTRA_BACKEND", "embedded")
+        monkeypatch.setenv("ORQUESTRA_CACHE_DIR", str(USER_CACHE))
+        monkeypatch.setenv("ORQUESTRA_URL", url)
+        terminal = Terminal("run", "Escreva um poema longo sobre o mar, com dez estrofes")
+        deadline = time.monotonic() + PATIENCE_S
+        while b"reading its prompt" not in terminal.output:
+            assert time.monotonic() < deadline, terminal.text[-2000:]
+            terminal.read(0.2)
+        deadline = time.monotonic() + PATIENCE_S
+        while not _serve_status(url)["serve"]["active_requests"]:  # the brain is writing
+            assert time.monotonic() < deadline, terminal.text[-2000:]
+            terminal.read(0.2)
+        terminal.read(2.0)
+        terminal.press_ctrl_c()
+        assert terminal.finish() == 130, terminal.text[-2000:]
+        assert "interrupted" in terminal.text
+        deadline = time.monotonic() + PATIENCE_S
+        while True:
+            serve = _serve_status(url)["serve"]
+            if serve["generations_stopped"] > before and not serve["active_requests"]:
+                break
+            assert time.monotonic() < deadline, serve
+            time.sleep(0.2)
+        assert serve["held_leases"] == 0 and serve["waiting"] == 0
+        still = ollama.Client(host=url, timeout=TIMEOUT_S).chat(
+            model=EXECUTOR, messages=[{"role": "user", "content": "Reply with the word yes."}]
+        )
+    assert still.message.content

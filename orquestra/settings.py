@@ -273,6 +273,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ORQUESTRA_SERVE_PORT", "serve_port"),
         description="Port `orquestra serve` listens on.",
     )
+    origins: str = Field(
+        "",
+        validation_alias=AliasChoices("ORQUESTRA_ORIGINS", "origins"),
+        description=(
+            "Web page origins `orquestra serve` also answers (comma-separated, * as a "
+            "wildcard, as OLLAMA_ORIGINS); localhost, 127.0.0.1 and 0.0.0.0 always are."
+        ),
+    )
     serve_max_queue: int = Field(
         DEFAULT_MAX_QUEUE,
         ge=1,

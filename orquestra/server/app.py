@@ -16,14 +16,16 @@ from starlette.middleware import Middleware
 from orquestra.errors import OrquestraError
 from orquestra.events import SwapEvent
 from orquestra.manager import ModelManager
+from orquestra.policy.access import allowed_origins
 from orquestra.runtime import build_model_manager
 from orquestra.server.dashboard import dashboard_routes
 from orquestra.server.embedded_upstream import EmbeddedUpstream
 from orquestra.server.gateway import Gateway
+from orquestra.server.guard import BrowserGuard
 from orquestra.server.observe import Observer, RecordRequests
 from orquestra.server.openai import openai_routes
 from orquestra.server.routes import native_routes
-from orquestra.settings import Settings
+from orquestra.settings import DEFAULT_SERVE_HOST, Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,11 @@ IDLE_CHECK_S = 1.0
 
 
 def create_app(
-    manager: ModelManager, *, max_queue: int, idle_exit_s: float | None = None
+    manager: ModelManager,
+    *,
+    max_queue: int,
+    idle_exit_s: float | None = None,
+    bind_host: str = DEFAULT_SERVE_HOST,
 ) -> Starlette:
     """The ASGI app serving Ollama's API through `manager`.
 
@@ -44,6 +50,8 @@ def create_app(
         max_queue: Requests that may wait for a model before more get 503.
         idle_exit_s: Exit after this many seconds without a request or lease (autostart:
             such a scheduler may also be replaced by a client for another upstream).
+        bind_host: The address it listens on: on loopback, only this machine's host
+            names are answered (`BrowserGuard`).
     """
 
     @contextlib.asynccontextmanager
@@ -68,7 +76,14 @@ def create_app(
     observer = Observer(manager)
     app = Starlette(
         routes=[*native_routes(), *openai_routes(), *dashboard_routes()],
-        middleware=[Middleware(RecordRequests, observer=observer)],
+        middleware=[
+            Middleware(
+                BrowserGuard,
+                bind_host=bind_host,
+                origins=allowed_origins(manager.settings.origins),
+            ),
+            Middleware(RecordRequests, observer=observer),
+        ],
         lifespan=lifespan,
     )
     app.state.server = None
@@ -135,10 +150,16 @@ def run_scheduler(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     manager = build_model_manager(settings.model_copy(update={"orquestra_url": "none"}))
     manager.subscribe(_log_swap)
-    app = create_app(manager, max_queue=settings.serve_max_queue, idle_exit_s=idle_exit_s)
+    bind_host = host or settings.serve_host
+    app = create_app(
+        manager,
+        max_queue=settings.serve_max_queue,
+        idle_exit_s=idle_exit_s,
+        bind_host=bind_host,
+    )
     config = uvicorn.Config(
         app,
-        host=host or settings.serve_host,
+        host=bind_host,
         port=port or settings.serve_port,
         log_level="warning",
         lifespan="on",

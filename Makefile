@@ -41,7 +41,7 @@ pytest: install
 test: announce lint typecheck pytest
 
 announce:
-	@test -f $(VENV)/.installed || echo "make test: a first run installs the dev tools and compiles llama-cpp-python and llama-server (about 30 min on 2 cores with no pip cache, once), then lints, type-checks and runs every test (about 12 min)."
+	@test -f $(VENV)/.installed || echo "make test: a first run compiles llama-cpp-python and llama.cpp's llama-server and installs the dev tools (about 17 min on 2 cores with no pip cache, once), then lints, type-checks and runs every test (about 13 min)."
 
 bench: install
 	$(PY) bench/swap_overhead.py

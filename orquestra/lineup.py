@@ -45,6 +45,15 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+# A URL's password (`scheme://user:password@`), wherever it appears in a text.
+_USERINFO_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@")
+
+
+def redact_text(text: str) -> str:
+    """`text` with the password of every URL in it replaced by `***` (for log lines)."""
+    return _USERINFO_PASSWORD.sub(r"\1***@", text)
+
+
 def _same_place(a: str, b: str) -> bool:
     def where(url: str) -> tuple[str, str, int | None, str]:
         parts = urlsplit(url.rstrip("/"))

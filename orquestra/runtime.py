@@ -14,7 +14,7 @@ from orquestra.client.autostart import find_or_start
 from orquestra.client.remote import RemoteManager
 from orquestra.embedded import assets
 from orquestra.errors import BackendUnavailableError, ManagerBusyError, ModelNotFoundError
-from orquestra.lineup import MODEL_VARIABLE, ConcreteBackend, Lineup, Upstream
+from orquestra.lineup import MODEL_VARIABLE, ConcreteBackend, Lineup, Upstream, redact
 from orquestra.manager import LineupView, ModelManager
 from orquestra.service import ModelService
 from orquestra.settings import ROLES, Settings, load_settings
@@ -78,7 +78,7 @@ def choose_backend(settings: Settings) -> ConcreteBackend:
     if llama_available():
         return "embedded"
     raise BackendUnavailableError(
-        f"No model backend: Ollama does not answer at {settings.ollama_base_url} "
+        f"No model backend: Ollama does not answer at {redact(settings.ollama_base_url)} "
         f"(start it with `ollama serve`, or set OLLAMA_BASE_URL) and the embedded "
         f"backend is not installed (run: {assets.INSTALL_HINT})."
     )

@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from orquestra.app.interrupts import Interrupted, run_until_interrupted
 from orquestra.errors import OrquestraError
+from orquestra.lineup import redact
 from orquestra.settings import load_settings
 
 T = TypeVar("T")
@@ -72,7 +73,7 @@ def server_message(exc: Exception) -> str:
 
 def _ollama_url() -> str:
     try:
-        return load_settings().ollama_base_url
+        return redact(load_settings().ollama_base_url)
     except OrquestraError:
         return "OLLAMA_BASE_URL"
 

@@ -17,7 +17,7 @@ from orquestra.client.remote import fetch_status
 from orquestra.embedded import assets
 from orquestra.errors import OrquestraError
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
-from orquestra.lineup import MODEL_VARIABLE, Lineup, Upstream
+from orquestra.lineup import MODEL_VARIABLE, Lineup, Upstream, redact
 from orquestra.policy.decision import GIB, Limits, fits_together, gib
 from orquestra.runtime import choose_backend, select_backend
 from orquestra.scheduler.sizing import footprint, read_budget
@@ -135,7 +135,7 @@ async def _llama_server_checks(settings: Settings) -> list[Check]:
         return [Check("llama-server", "fail", str(exc) or "no answer", f"start `{ROUTER_HINT}`")]
     finally:
         await router.aclose()
-    url = settings.llama_server_url
+    url = redact(settings.llama_server_url)
     checks = [Check("llama-server", "ok", f"router at {url} serves {len(models)} model(s)")]
     lineup = Lineup.of(settings, Upstream.of(settings, "llama-server"))
     for role in ROLES:
@@ -170,8 +170,8 @@ async def _llama_server_checks(settings: Settings) -> list[Check]:
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a user would fix them."""
     checks: list[Check] = []
-    url = settings.ollama_base_url
-    version = await asyncio.to_thread(server_version, url, HTTP_TIMEOUT_S)
+    version = await asyncio.to_thread(server_version, settings.ollama_base_url, HTTP_TIMEOUT_S)
+    url = redact(settings.ollama_base_url)
     embedded_ready = llama_available()
     if version is None:
         fix = "start it with `ollama serve` (or the Ollama app), or set OLLAMA_BASE_URL"

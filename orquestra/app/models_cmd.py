@@ -21,7 +21,7 @@ from orquestra.backends.embedded import llama_available
 from orquestra.backends.ollama import OllamaBackend
 from orquestra.embedded import assets
 from orquestra.errors import BackendUnavailableError
-from orquestra.lineup import Lineup, Upstream
+from orquestra.lineup import Lineup, Upstream, redact
 from orquestra.policy.decision import gib
 from orquestra.settings import ROLES, load_settings
 
@@ -50,7 +50,7 @@ async def list_models() -> list[tuple[str, str, str, str, str]]:
             if all(r[1] != name for r in rows):
                 rows.append(("ollama", name, "", role, "not pulled: orquestra models setup"))
     except BackendUnavailableError:
-        rows.append(("ollama", "-", "", "", f"unreachable at {settings.ollama_base_url}"))
+        rows.append(("ollama", "-", "", "", f"unreachable at {redact(settings.ollama_base_url)}"))
     finally:
         await backend.aclose()
     for spec, role in ((assets.BRAIN_MODEL, "brain"), (assets.EXECUTOR_MODEL, "executor")):
@@ -113,8 +113,8 @@ async def setup_models(brain_base: str, console: Console) -> None:
             )
     except (ConnectionError, ollama.ResponseError) as exc:
         raise BackendUnavailableError(
-            f"Model setup through Ollama at {settings.ollama_base_url} failed: {exc}. Start it "
-            f"with `ollama serve`, or set OLLAMA_BASE_URL."
+            f"Model setup through Ollama at {redact(settings.ollama_base_url)} failed: {exc}. "
+            "Start it with `ollama serve`, or set OLLAMA_BASE_URL."
         ) from None
     console.print(
         f"[green]Ready:[/] brain {settings.brain_model}, executor {settings.executor_model}"

@@ -30,6 +30,7 @@ from orquestra.backends.kv_keeper import KvKeeper
 from orquestra.backends.llama_router import NO_KEEPALIVE, LlamaRouter, RouterModel
 from orquestra.backends.process_memory import ProcessVram, find_process, process_footprint
 from orquestra.errors import BackendError, SwapTimeoutError
+from orquestra.lineup import redact
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,9 @@ class LlamaServerBackend:
     ) -> None:
         if not is_local(base_url):
             raise BackendError(
-                f"LLAMA_SERVER_URL={base_url} is not on this machine: Orquestra measures the "
-                f"router's processes and budgets this machine's GPU, so it must run beside "
-                f"llama-server. Run Orquestra on the machine the router runs on."
+                f"LLAMA_SERVER_URL={redact(base_url)} is not on this machine: Orquestra "
+                "measures the router's processes and budgets this machine's GPU, so it must "
+                "run beside llama-server. Run Orquestra on the machine the router runs on."
             )
         self.base_url = self.url = base_url.rstrip("/")
         self.router = LlamaRouter(self.base_url)

@@ -30,6 +30,7 @@ from orquestra.errors import (
     ServerBusyError,
     SwapTimeoutError,
 )
+from orquestra.lineup import redact
 from orquestra.polling import poll_interval
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ class OllamaBackend:
         client_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self.base_url = base_url
+        self.shown_url = redact(base_url)
+        """The URL as messages show it (its password redacted)."""
         self.url = base_url
         self._client_kwargs = dict(client_kwargs or {})
         self._load_timeout_s = load_timeout_s
@@ -122,7 +125,7 @@ class OllamaBackend:
 
     def _unreachable(self) -> BackendUnavailableError:
         return BackendUnavailableError(
-            f"Cannot reach Ollama at {self.base_url}. Start it with `ollama serve` (or open "
+            f"Cannot reach Ollama at {self.shown_url}. Start it with `ollama serve` (or open "
             f"the Ollama app), or set OLLAMA_BASE_URL to where it listens."
         )
 
@@ -131,7 +134,7 @@ class OllamaBackend:
         lowered = text.lower()
         if exc.status_code == 404 and model:
             return ModelNotFoundError(
-                f"Model '{model}' is not available on the Ollama server at {self.base_url}. "
+                f"Model '{model}' is not available on the Ollama server at {self.shown_url}. "
                 f"Run `ollama pull {shlex.quote(model)}` (or set DEFAULT_MODEL / EXECUTOR_MODEL "
                 f"to a model listed by `ollama list`)."
             )
@@ -151,7 +154,7 @@ class OllamaBackend:
                     continue
                 if exc.status_code == 503:
                     raise ServerBusyError(
-                        f"Ollama at {self.base_url} stayed busy (503: {exc.error}) after "
+                        f"Ollama at {self.shown_url} stayed busy (503: {exc.error}) after "
                         f"{len(BUSY_RETRY_DELAYS_S)} retries. Wait for its queue to drain or "
                         f"raise OLLAMA_MAX_QUEUE on the server."
                     ) from None

@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 
 from orquestra.errors import OrquestraError
 from orquestra.events import SwapEvent
+from orquestra.lineup import redact_text
 from orquestra.manager import ModelManager
 from orquestra.policy.access import allowed_origins
 from orquestra.runtime import build_model_manager
@@ -132,6 +133,18 @@ def _log_swap(event: SwapEvent) -> None:
     )
 
 
+class RedactSecrets(logging.Filter):
+    """Replace the password of any URL in a log line by `***` (in any library's message)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place; never drops it."""
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 def run_scheduler(
     settings: Settings,
     *,
@@ -145,6 +158,8 @@ def run_scheduler(
         OrquestraError: No Ollama answers (the message names the fix).
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     # One line per swap (with its stages, from `_log_swap`), not one per HTTP call.
     for noisy in ("orquestra.scheduler.swap_log", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

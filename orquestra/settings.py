@@ -50,6 +50,8 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 # Where `orquestra serve` listens unless told otherwise (next to Ollama's 11434).
 DEFAULT_SERVE_HOST = "127.0.0.1"
+# Largest request body `orquestra serve` reads, in MiB (a chat with a few images fits).
+DEFAULT_MAX_BODY_MB = 64.0
 DEFAULT_SERVE_PORT = 11435
 # Ollama's own pending-request limit (OLLAMA_MAX_QUEUE's default).
 DEFAULT_MAX_QUEUE = 512
@@ -280,6 +282,12 @@ class Settings(BaseSettings):
             "Web page origins `orquestra serve` also answers (comma-separated, * as a "
             "wildcard, as OLLAMA_ORIGINS); localhost, 127.0.0.1 and 0.0.0.0 always are."
         ),
+    )
+    serve_max_body_mb: float = Field(
+        DEFAULT_MAX_BODY_MB,
+        gt=0,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_MAX_BODY_MB", "serve_max_body_mb"),
+        description="Largest request body `orquestra serve` reads (MiB); larger ones get 413.",
     )
     serve_max_queue: int = Field(
         DEFAULT_MAX_QUEUE,

@@ -22,7 +22,7 @@ from orquestra.runtime import build_model_manager
 from orquestra.server.dashboard import dashboard_routes
 from orquestra.server.embedded_upstream import EmbeddedUpstream
 from orquestra.server.gateway import Gateway
-from orquestra.server.guard import BrowserGuard
+from orquestra.server.guard import BodyLimit, BrowserGuard
 from orquestra.server.observe import Observer, RecordRequests
 from orquestra.server.openai import openai_routes
 from orquestra.server.routes import native_routes
@@ -83,6 +83,7 @@ def create_app(
                 bind_host=bind_host,
                 origins=allowed_origins(manager.settings.origins),
             ),
+            Middleware(BodyLimit, max_bytes=int(manager.settings.serve_max_body_mb * 2**20)),
             Middleware(RecordRequests, observer=observer),
         ],
         lifespan=lifespan,

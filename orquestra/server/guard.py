@@ -1,4 +1,4 @@
-"""The browser guard of `orquestra serve`: Host and Origin checked on every route.
+"""What gets into `orquestra serve`: Host and Origin checked, bodies bounded, on every route.
 
 An ASGI middleware in front of everything (the model routes, leases, the status, the
 dashboard and its event stream), applying `orquestra.policy.access`: a `Host` that is not
@@ -48,12 +48,12 @@ def local_addresses() -> frozenset[str]:
     )
 
 
-def _refusal(message: str) -> list[Message]:
+def _refusal(message: str, status: int = 403) -> list[Message]:
     body = json.dumps({"error": message}).encode()
     return [
         {
             "type": "http.response.start",
-            "status": 403,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
@@ -140,3 +140,58 @@ def _origin_refused(origin: str) -> str:
         f"origins. To allow this one, add it to {ORIGINS_SETTING} (comma-separated, * as a "
         "wildcard, as OLLAMA_ORIGINS) and restart orquestra serve."
     )
+
+
+# The setting that raises the body limit, named in its refusal.
+MAX_BODY_SETTING = "ORQUESTRA_SERVE_MAX_BODY_MB"
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413, before a route reads any of it.
+
+    A declared `Content-Length` over the limit is refused at once; a body sent without one
+    is read (counted as it arrives) up to the limit, then replayed to the route.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request if its body fits, else answer 413 naming the setting."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_all(send, _refusal(self._too_big(), 413))
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message], receive), send)
+                return
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_bytes:
+                await _send_all(send, _refusal(self._too_big(), 413))
+                return
+            more = bool(message.get("more_body"))
+        whole: Message = {"type": "http.request", "body": bytes(body), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+    def _too_big(self) -> str:
+        limit = self.max_bytes / 2**20
+        return (
+            f"request body too large: orquestra serve reads at most {limit:g} MiB; send less, "
+            f"or raise {MAX_BODY_SETTING} and restart orquestra serve."
+        )
+
+
+def _replay(first: list[Message], receive: Receive) -> Receive:
+    """`receive` that gives `first` back before reading on (the disconnect, later)."""
+    pending = list(first)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed

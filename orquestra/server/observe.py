@@ -197,7 +197,7 @@ class RecordRequests:
 def _model_of(body: bytes, manager: ModelManager, *, lease: bool) -> str:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, cut short, or nested too deeply
         return ""
     if not isinstance(data, dict):
         return ""

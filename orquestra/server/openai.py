@@ -36,6 +36,7 @@ from orquestra.server.routes import (
     gateway_of,
     json_body,
 )
+from orquestra.server.shapes import check_openai
 
 # OpenAI sampling fields, which are also the names of the Ollama options they become.
 _SAMPLING = ("temperature", "top_p", "seed", "stop", "presence_penalty", "frequency_penalty")
@@ -153,6 +154,7 @@ def answers_like_openai(handler: Handler) -> Handler:
 async def chat_completions(request: Request) -> Response:
     """`/v1/chat/completions`, translated to a pinned, leased `/api/chat`."""
     body = await json_body(request)
+    check_openai(body)
     spec = await gateway_of(request).spec_of(str(body.get("model") or ""))
     answer = await forward_for(request, "/api/chat", to_native(body), spec)
     completion = f"chatcmpl-{uuid.uuid4().hex}"

@@ -29,6 +29,7 @@ from orquestra.lineup import Lineup, ModelSpec
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
 from orquestra.server.relay import relay, upstream_broke
+from orquestra.server.shapes import check_native
 from orquestra.settings import check_role
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ async def json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise ValueError("the request body must be a JSON object")
     return body
@@ -122,6 +125,7 @@ async def generation(request: Request) -> Response:
     path = request.url.path
     chat = path == "/api/chat"
     body = await json_body(request)
+    check_native(path, body)
     model = str(body.get("model") or "")
     if not model:
         return ollama_error(400, "model is required")
@@ -180,6 +184,8 @@ async def lease(request: Request) -> Response:
 async def passthrough(request: Request) -> Response:
     """Forward a request that needs no lease (ps, show, version, pull) as it is."""
     gateway = gateway_of(request)
+    if request.method == "POST":  # show, pull: the body is an object of the right shape
+        check_native(request.url.path, await json_body(request))
     upstream = gateway.upstream.build_request(
         request.method, request.url.path, content=await request.body()
     )

@@ -52,6 +52,8 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 DEFAULT_SERVE_HOST = "127.0.0.1"
 # Largest request body `orquestra serve` reads, in MiB (a chat with a few images fits).
 DEFAULT_MAX_BODY_MB = 64.0
+# Event-stream subscribers (open dashboards, `orquestra status --watch`) served at once.
+DEFAULT_MAX_SUBSCRIBERS = 32
 DEFAULT_SERVE_PORT = 11435
 # Ollama's own pending-request limit (OLLAMA_MAX_QUEUE's default).
 DEFAULT_MAX_QUEUE = 512
@@ -288,6 +290,17 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("ORQUESTRA_SERVE_MAX_BODY_MB", "serve_max_body_mb"),
         description="Largest request body `orquestra serve` reads (MiB); larger ones get 413.",
+    )
+    serve_max_subscribers: int = Field(
+        DEFAULT_MAX_SUBSCRIBERS,
+        ge=1,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_MAX_SUBSCRIBERS", "serve_max_subscribers"),
+        description="Dashboards and other event-stream subscribers served at once; more get 503.",
+    )
+    allow_insecure_pull: bool = Field(
+        False,
+        validation_alias=AliasChoices("ORQUESTRA_ALLOW_INSECURE_PULL", "allow_insecure_pull"),
+        description="Let `/api/pull` through `orquestra serve` ask Ollama for `insecure` pulls.",
     )
     serve_max_queue: int = Field(
         DEFAULT_MAX_QUEUE,

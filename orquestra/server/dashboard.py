@@ -23,6 +23,8 @@ from orquestra.server.observe import Observer
 DASHBOARD_PATH = "/dashboard"
 SNAPSHOT_PATH = "/orquestra/dashboard"
 EVENTS_PATH = "/orquestra/events"
+# The setting that raises the subscriber bound, named in its refusal.
+SUBSCRIBERS_SETTING = "ORQUESTRA_SERVE_MAX_SUBSCRIBERS"
 # A snapshot at least this often, so the page's clock and timeline move when nothing happens.
 TICK_S = 1.0
 _ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
@@ -59,12 +61,24 @@ async def snapshot(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """`/orquestra/events`: snapshots as server-sent events, on every change and each second."""
     observer = observer_of(request)
+    limit = observer.manager.settings.serve_max_subscribers
+    if observer.subscribers >= limit:
+        message = (
+            f"too many event-stream subscribers: {limit} are open; close a dashboard or "
+            f"`orquestra status --watch`, or raise {SUBSCRIBERS_SETTING} and restart "
+            "orquestra serve"
+        )
+        return JSONResponse({"error": message}, status_code=503)
+    observer.subscribers += 1
 
     async def stream() -> AsyncIterator[bytes]:
-        while True:
-            data = json.dumps(observer.snapshot(), default=str)
-            yield f"event: snapshot\ndata: {data}\n\n".encode()
-            await observer.next_change(TICK_S)
+        try:
+            while True:
+                data = json.dumps(observer.snapshot(), default=str)
+                yield f"event: snapshot\ndata: {data}\n\n".encode()
+                await observer.next_change(TICK_S)
+        finally:
+            observer.subscribers -= 1
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -58,6 +58,8 @@ class Observer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()
         self._unsubscribe = manager.subscribe(self.swap)
+        self.subscribers = 0
+        """Event streams open now (bounded by ORQUESTRA_SERVE_MAX_SUBSCRIBERS)."""
 
     def attach(self, gateway: Gateway) -> None:
         """Observe `gateway` (called on the app's event loop when it starts)."""

@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 
 # Ollama's status for a client that went away while its request waited.
 CLIENT_GONE = 499
+# The refusal of a pull over plain HTTP or an unverified certificate.
+INSECURE_PULL = (
+    "insecure pulls are refused: orquestra serve does not ask Ollama to pull over plain HTTP or "
+    "without checking the registry's certificate. Pull with `ollama pull --insecure` yourself, "
+    "or set ORQUESTRA_ALLOW_INSECURE_PULL=true and restart orquestra serve."
+)
 # How often a held lease tells its client it is still held (and learns it is still there).
 LEASE_HEARTBEAT_S = 5.0
 
@@ -185,7 +191,10 @@ async def passthrough(request: Request) -> Response:
     """Forward a request that needs no lease (ps, show, version, pull) as it is."""
     gateway = gateway_of(request)
     if request.method == "POST":  # show, pull: the body is an object of the right shape
-        check_native(request.url.path, await json_body(request))
+        body = await json_body(request)
+        check_native(request.url.path, body)
+        if body.get("insecure") and not gateway.manager.settings.allow_insecure_pull:
+            return ollama_error(403, INSECURE_PULL)
     upstream = gateway.upstream.build_request(
         request.method, request.url.path, content=await request.body()
     )

@@ -52,6 +52,10 @@ class BackendError(OrquestraError):
     """The server answered with an error Orquestra has no specific advice for."""
 
 
+class UntrustedServerError(OrquestraError):
+    """What answers at the scheduler's address cannot prove it is the user's `orquestra serve`."""
+
+
 def is_tools_unsupported(exc: BaseException) -> bool:
     """Whether a model call failed because the model has no tool-calling capability.
 

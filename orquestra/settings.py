@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import platformdirs
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orquestra.errors import SettingsError
@@ -54,6 +54,11 @@ DEFAULT_SERVE_HOST = "127.0.0.1"
 DEFAULT_MAX_BODY_MB = 64.0
 # Event-stream subscribers (open dashboards, `orquestra status --watch`) served at once.
 DEFAULT_MAX_SUBSCRIBERS = 32
+# Leases held or asked for at once, in all and by one client (a user, or an address).
+DEFAULT_MAX_LEASES = 64
+DEFAULT_MAX_LEASES_PER_CLIENT = 16
+# A lease with no request under it for this long is taken back (the other model may come).
+DEFAULT_LEASE_IDLE_S = 90.0
 DEFAULT_SERVE_PORT = 11435
 # Ollama's own pending-request limit (OLLAMA_MAX_QUEUE's default).
 DEFAULT_MAX_QUEUE = 512
@@ -296,6 +301,42 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("ORQUESTRA_SERVE_MAX_SUBSCRIBERS", "serve_max_subscribers"),
         description="Dashboards and other event-stream subscribers served at once; more get 503.",
+    )
+    serve_max_leases: int = Field(
+        DEFAULT_MAX_LEASES,
+        ge=1,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_MAX_LEASES", "serve_max_leases"),
+        description="Leases held or asked for at once, all clients together; more get 503.",
+    )
+    serve_max_leases_per_client: int = Field(
+        DEFAULT_MAX_LEASES_PER_CLIENT,
+        ge=1,
+        validation_alias=AliasChoices(
+            "ORQUESTRA_SERVE_MAX_LEASES_PER_CLIENT", "serve_max_leases_per_client"
+        ),
+        description="Leases one client (a user, or an address) may hold or ask for; more get 429.",
+    )
+    serve_lease_idle_s: float = Field(
+        DEFAULT_LEASE_IDLE_S,
+        gt=0,
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_LEASE_IDLE_S", "serve_lease_idle_s"),
+        description="A lease with no request under it for this many seconds is taken back.",
+    )
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("ORQUESTRA_API_KEY", "api_key"),
+        description=(
+            "Key `orquestra serve` asks of other machines (Authorization: Bearer); needed to "
+            "listen beyond loopback (or --no-auth). Clients send it when set."
+        ),
+    )
+    serve_key_file: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_config_dir("orquestra")) / "serve.key",
+        validation_alias=AliasChoices("ORQUESTRA_SERVE_KEY_FILE", "serve_key_file"),
+        description=(
+            "The user's private key file: a scheduler proves with it to the user's clients "
+            "that it is theirs (made, readable only by the user, when missing)."
+        ),
     )
     allow_insecure_pull: bool = Field(
         False,

@@ -30,6 +30,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ORQUESTRA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ORQUESTRA_SERVE_KEY_FILE", str(tmp_path / "config" / "serve.key"))
     # In-process managers unless a test points at an `orquestra serve` of its own.
     monkeypatch.setenv("ORQUESTRA_URL", "none")
 

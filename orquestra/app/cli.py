@@ -33,6 +33,7 @@ from nodes.state import State
 from orquestra.app.cli_support import Shell, guarded, read_request, run_async
 from orquestra.app.run_view import RunView, state_json
 from orquestra.client.remote import fetch_status, scheduler_answers
+from orquestra.client.trust import Trust
 from orquestra.runtime import build_model_manager, build_model_service, set_model_manager
 from orquestra.settings import load_settings
 
@@ -147,19 +148,22 @@ def status(
     if watch:
         from orquestra.app.status_view import watch as watch_live
 
-        url = load_settings().scheduler_url
-        if not scheduler_answers(url, 1.0):
+        settings = guarded(load_settings)
+        url = settings.scheduler_url
+        trust = guarded(lambda: Trust.of(url, settings))
+        if not guarded(lambda: scheduler_answers(trust, 1.0)):
             console.print(f"No orquestra serve answers at {url}: start it with `orquestra serve`.")
             raise typer.Exit(code=1)
         with suppress(KeyboardInterrupt):
-            watch_live(url, console)
+            watch_live(trust, console)
         return
 
     async def read() -> dict[str, Any]:
         settings = await asyncio.to_thread(load_settings)
-        url = settings.scheduler_url
-        if not settings.in_process and await asyncio.to_thread(scheduler_answers, url, 1.0):
-            return await asyncio.to_thread(fetch_status, url)  # the one shared state
+        if not settings.in_process:
+            trust = await asyncio.to_thread(Trust.of, settings.scheduler_url, settings)
+            if await asyncio.to_thread(scheduler_answers, trust, 1.0):
+                return await asyncio.to_thread(fetch_status, trust)  # the one shared state
         manager = await asyncio.to_thread(build_model_manager, settings)
         try:
             await manager.refresh()
@@ -182,12 +186,19 @@ def status(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option(
+            "--no-auth",
+            help="Beyond loopback, serve anyone who reaches the port (no ORQUESTRA_API_KEY).",
+        ),
+    ] = False,
 ) -> None:
     """Schedule every client's requests for this GPU (Ollama's API, one lease each)."""
     from orquestra.server.app import run_scheduler
 
     settings = guarded(load_settings)
-    guarded(lambda: run_scheduler(settings, host=host, port=port))
+    guarded(lambda: run_scheduler(settings, host=host, port=port, open_access=no_auth))
 
 
 @app.command()

@@ -6,16 +6,20 @@ Each check reports what it found and, when something is wrong, the fix.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from orquestra.backends.embedded import llama_available
+from orquestra.backends.kv_files import DiskEntry, directory_refusal
 from orquestra.backends.llama_router import ROUTER_HINT, LlamaRouter, find_model
 from orquestra.backends.ollama import OllamaBackend, server_version
 from orquestra.client.remote import fetch_status
+from orquestra.client.trust import Trust
 from orquestra.embedded import assets
-from orquestra.errors import OrquestraError
+from orquestra.errors import OrquestraError, SettingsError, UntrustedServerError
 from orquestra.ledger import LEDGER_FILENAME, FootprintLedger
 from orquestra.lineup import MODEL_VARIABLE, Lineup, Upstream, redact
 from orquestra.policy.decision import GIB, Limits, fits_together, gib
@@ -68,7 +72,9 @@ def _scheduler_check(settings: Settings) -> Check:
         return Check("scheduler", "ok", "in this process (ORQUESTRA_URL=none)")
     url = settings.scheduler_url
     try:
-        status = fetch_status(url, HTTP_TIMEOUT_S)
+        status = fetch_status(Trust.of(url, settings), HTTP_TIMEOUT_S)
+    except (UntrustedServerError, SettingsError) as exc:
+        return Check("scheduler", "fail", str(exc), "see the message")
     except OrquestraError:
         if settings.orquestra_url.strip():
             return Check("scheduler", "fail", f"no answer at {url}", "start `orquestra serve`")
@@ -159,12 +165,35 @@ async def _llama_server_checks(settings: Settings) -> list[Check]:
                 "start the router with --slot-save-path DIR (a directory on this machine)",
             )
         )
+    elif refused := _shared_slot_dirs(slot_dirs):
+        checks.append(
+            Check(
+                "KV across swaps",
+                "warn",
+                f"not kept: {refused}",
+                "`chmod 700` the directory if it is yours, or give the router a "
+                "--slot-save-path of your own (`mkdir -m 700 DIR`)",
+            )
+        )
     else:
         where = ", ".join(sorted(str(d) for d in slot_dirs))
         checks.append(
             Check("KV across swaps", "ok", f"saved in {where}, up to {settings.kv_cache_gb} GiB")
         )
     return checks
+
+
+def _shared_slot_dirs(slot_dirs: set[Path | None]) -> str:
+    """Which slot directories others could plant KV files in, and why (empty: none)."""
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    if uid is None:
+        return ""
+    found = []
+    for directory in sorted(d for d in slot_dirs if d is not None):
+        refusal = directory_refusal(DiskEntry.of(directory.stat()), uid)
+        if refusal:
+            found.append(f"{directory}: {refusal}")
+    return "; ".join(found)
 
 
 async def run_checks(settings: Settings) -> list[Check]:

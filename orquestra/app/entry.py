@@ -22,3 +22,7 @@ def main() -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(CTRL_C_EXIT)
     run()
+
+
+if __name__ == "__main__":
+    main()

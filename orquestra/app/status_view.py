@@ -14,6 +14,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from orquestra.client.trust import Trust
+
 SNAPSHOT_PATH = "/orquestra/dashboard"  # orquestra.server.dashboard.SNAPSHOT_PATH
 REFRESH_S = 0.5
 
@@ -59,9 +61,14 @@ def render(snap: dict[str, Any]) -> Group:
     return Group(header, models, bar, swaps, clients)
 
 
-def watch(url: str, console: Console, *, iterations: int | None = None) -> None:
-    """Show the scheduler at `url` live until Ctrl-C (or `iterations` refreshes)."""
-    with httpx.Client(base_url=url, timeout=5.0) as client, Live(console=console) as live:
+def watch(trust: Trust, console: Console, *, iterations: int | None = None) -> None:
+    """Show the scheduler `trust` proves live until Ctrl-C (or `iterations` refreshes)."""
+    url = trust.url
+    hooks = trust.event_hooks()
+    with (
+        httpx.Client(base_url=url, timeout=5.0, event_hooks=hooks) as client,
+        Live(console=console) as live,
+    ):
         shown = 0
         while iterations is None or shown < iterations:
             try:

@@ -22,8 +22,10 @@ import time
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from orquestra.client.remote import probe_status, scheduler_answers
+from orquestra.client.trust import Trust
 from orquestra.client.wire import EXIT_PATH
 from orquestra.errors import BackendUnavailableError, PolicyError
 from orquestra.lineup import Lineup, Upstream
@@ -49,15 +51,18 @@ def find_or_start(settings: Settings, lineup: Lineup) -> str | None:
             one was started and never answered (the message names the log and the fix).
         PolicyError: The scheduler that answers drives another upstream and cannot be
             replaced (started by hand, or busy); the message names the fix.
+        UntrustedServerError: What answers cannot prove it is the user's scheduler (the
+            message says what answered and the fix); nothing else was sent to it.
     """
     if settings.in_process:
         return None
     url = settings.scheduler_url
-    status = probe_status(url, PROBE_TIMEOUT_S)
+    trust = Trust.of(url, settings)
+    status = probe_status(trust, PROBE_TIMEOUT_S)
     if status is not None:
         if _drives(status).same_as(lineup.upstream):
             return url
-        _replace(url, status, lineup)
+        _replace(trust, status, lineup)
     elif settings.orquestra_url.strip():
         raise BackendUnavailableError(
             f"ORQUESTRA_URL={settings.orquestra_url} does not answer. Start `orquestra serve` "
@@ -73,19 +78,21 @@ def _drives(status: dict[str, Any]) -> Upstream:
     return Upstream.from_dict(status["upstream_server"])
 
 
-def _replace(url: str, status: dict[str, Any], lineup: Lineup) -> None:
-    """Ask the idle autostarted scheduler at `url` to exit; refuse with the fix otherwise."""
+def _replace(trust: Trust, status: dict[str, Any], lineup: Lineup) -> None:
+    """Ask the idle autostarted scheduler `trust` proved to exit; refuse with the fix otherwise."""
+    url = trust.url
     serve = status.get("serve") or {}
     theirs = _drives(status).describe()
     busy = serve.get("held_leases", 0) or serve.get("active_requests", 0) or serve.get("waiting")
     if serve.get("autostarted") and not busy:
         try:
-            answer = httpx.post(f"{url}{EXIT_PATH}", timeout=PROBE_TIMEOUT_S)
+            with httpx.Client(event_hooks=trust.event_hooks()) as http:
+                answer = http.post(f"{url}{EXIT_PATH}", timeout=PROBE_TIMEOUT_S)
         except httpx.TransportError:
             answer = None
         if answer is None or answer.status_code == 200:
             log.info("orquestra serve at %s drove %s: replacing it", url, theirs)
-            _wait(lambda: not scheduler_answers(url, PROBE_TIMEOUT_S), url, "exit")
+            _wait(lambda: not scheduler_answers(trust, PROBE_TIMEOUT_S), url, "exit")
             return
     why = "is in use" if serve.get("autostarted") else "was started by hand"
     raise PolicyError(
@@ -115,6 +122,8 @@ def scheduler_environment(settings: Settings, lineup: Lineup) -> dict[str, str]:
     env = dict(os.environ)
     for name in settings.model_fields_set - _NOT_INHERITED:
         value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
     upstream = lineup.upstream
@@ -155,9 +164,10 @@ def start(settings: Settings, lineup: Lineup) -> str:
         )
     where = lineup.upstream.describe()
     log.info("Started orquestra serve at %s for %s (log: %s)", url, where, path)
+    trust = Trust.of(url, settings)
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
-        if scheduler_answers(url, PROBE_TIMEOUT_S):
+        if scheduler_answers(trust, PROBE_TIMEOUT_S):
             return url
         time.sleep(START_POLL_S)
     raise BackendUnavailableError(

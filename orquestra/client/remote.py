@@ -23,6 +23,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_ollama import ChatOllama
 
 from orquestra.client.run_reports import report_code_runs_to
+from orquestra.client.trust import Trust
 from orquestra.client.wire import LEASE_HEADER, LEASE_PATH, LINEUP_PATH, STATUS_PATH
 from orquestra.errors import (
     BackendError,
@@ -31,6 +32,7 @@ from orquestra.errors import (
     OrquestraError,
     PolicyError,
     ServerBusyError,
+    UntrustedServerError,
 )
 from orquestra.events import SwapEvent
 from orquestra.lineup import Lineup
@@ -49,6 +51,7 @@ _LEASE: ContextVar[str | None] = ContextVar("orquestra_lease", default=None)
 _ERRORS: dict[int, type[OrquestraError]] = {
     404: ModelNotFoundError,
     409: PolicyError,
+    429: ServerBusyError,
     502: BackendUnavailableError,
     503: ServerBusyError,
 }
@@ -88,9 +91,13 @@ def unreachable(url: str) -> BackendUnavailableError:
 class RemoteManager:
     """The manager protocol over HTTP, for one lineup, against one `orquestra serve`."""
 
-    def __init__(self, url: str, settings: Settings, lineup: Lineup) -> None:
+    def __init__(
+        self, url: str, settings: Settings, lineup: Lineup, trust: Trust | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.settings = settings
+        self.trust = trust or Trust.of(self.url, settings)
+        """How its answers are proven (each must carry the scheduler's proof)."""
         self.lineup = lineup
         """This process's lineup as the scheduler serves it (names resolved, specs pinned)."""
         self._log = SwapLog()
@@ -108,21 +115,28 @@ class RemoteManager:
 
         Raises:
             PolicyError: The scheduler drives another upstream (the message names the fix).
+            UntrustedServerError: What answers cannot prove it is the user's scheduler.
         """
+        trust = Trust.of(url, settings)
         try:
-            response = httpx.post(
-                f"{url.rstrip('/')}{LINEUP_PATH}", json=lineup.as_dict(), timeout=STATUS_TIMEOUT_S
-            )
+            with httpx.Client(event_hooks=trust.event_hooks()) as http:
+                response = http.post(
+                    f"{trust.url}{LINEUP_PATH}", json=lineup.as_dict(), timeout=STATUS_TIMEOUT_S
+                )
         except httpx.TransportError:
             raise unreachable(url) from None
-        manager = cls(url, settings, _served(url, response))
-        report_code_runs_to(manager.url)
+        manager = cls(url, settings, _served(url, response), trust)
+        report_code_runs_to(manager.url, trust.headers())
         return manager
 
     def _http(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(base_url=self.url, timeout=LEASE_TIMEOUT)
+            self._client = httpx.AsyncClient(
+                base_url=self.url,
+                timeout=LEASE_TIMEOUT,
+                event_hooks=self.trust.async_event_hooks(),
+            )
             self._client_loop = loop
         return self._client
 
@@ -141,7 +155,7 @@ class RemoteManager:
             )
         except httpx.TransportError:
             raise unreachable(self.url) from None
-        return RemoteManager(self.url, self.settings, _served(self.url, response))
+        return RemoteManager(self.url, self.settings, _served(self.url, response), self.trust)
 
     @contextlib.asynccontextmanager
     async def use(self, role: str) -> AsyncIterator[BaseChatModel]:
@@ -177,12 +191,15 @@ class RemoteManager:
         if role not in self._chats:
             spec = self.lineup.spec(role)
             keep_alive = spec.keep_alive
+            sync_hooks, async_hooks = self.trust.event_hooks(), self.trust.async_event_hooks()
+            sync_hooks["request"].append(_lease_header)
+            async_hooks["request"].append(_alease_header)
             self._chats[role] = ChatOllama(
                 model=spec.model,
                 base_url=self.url,
                 keep_alive=keep_alive if isinstance(keep_alive, str) else int(keep_alive),
-                sync_client_kwargs={"event_hooks": {"request": [_lease_header]}},
-                async_client_kwargs={"event_hooks": {"request": [_alease_header]}},
+                sync_client_kwargs={"event_hooks": sync_hooks},
+                async_client_kwargs={"event_hooks": async_hooks},
                 **spec.options,
             )
         return self._chats[role]
@@ -207,7 +224,7 @@ class RemoteManager:
 
     def get_status(self) -> dict[str, Any]:
         """The scheduler's status seen from this lineup, as plain data (blocking)."""
-        status = ManagerStatus.from_dict(fetch_status(self.url)).for_lineup(self.lineup)
+        status = ManagerStatus.from_dict(fetch_status(self.trust)).for_lineup(self.lineup)
         return status.as_dict()
 
     async def status(self) -> ManagerStatus:
@@ -243,26 +260,38 @@ def _served(url: str, response: httpx.Response) -> Lineup:
     return Lineup.from_dict(response.json())
 
 
-def fetch_status(url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any]:
-    """The status of the scheduler at `url` as plain data (blocking; raises naming the fix)."""
+def fetch_status(trust: Trust, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any]:
+    """The status of the scheduler `trust` proves, as plain data (blocking; raises the fix).
+
+    Raises:
+        BackendUnavailableError: Nothing answers.
+        UntrustedServerError: What answers cannot prove it is the user's scheduler.
+    """
     try:
-        response = httpx.get(f"{url.rstrip('/')}{STATUS_PATH}", timeout=timeout_s)
+        with httpx.Client(event_hooks=trust.event_hooks(), timeout=timeout_s) as http:
+            response = http.get(f"{trust.url}{STATUS_PATH}")
     except httpx.TransportError:
-        raise unreachable(url) from None
+        raise unreachable(trust.url) from None
     if response.status_code != 200:
-        raise error_of(url, response.status_code, response.content)
+        raise error_of(trust.url, response.status_code, response.content)
     status: dict[str, Any] = response.json()
     return status
 
 
-def probe_status(url: str, timeout_s: float) -> dict[str, Any] | None:
-    """The status of an `orquestra serve` at `url`, or None when none answers (blocking)."""
+def probe_status(trust: Trust, timeout_s: float) -> dict[str, Any] | None:
+    """The status of the user's `orquestra serve` there, or None when nothing answers.
+
+    Raises:
+        UntrustedServerError: Something answers that cannot prove it is the user's.
+    """
     try:
-        return fetch_status(url, timeout_s)
+        return fetch_status(trust, timeout_s)
+    except UntrustedServerError:
+        raise
     except OrquestraError:
         return None
 
 
-def scheduler_answers(url: str, timeout_s: float) -> bool:
-    """Whether an `orquestra serve` answers at `url` (blocking)."""
-    return probe_status(url, timeout_s) is not None
+def scheduler_answers(trust: Trust, timeout_s: float) -> bool:
+    """Whether the user's `orquestra serve` answers there (blocking; raises for an impostor)."""
+    return probe_status(trust, timeout_s) is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -23,22 +23,24 @@ _lock = threading.Lock()
 _target: list[Callable[[], None]] = []  # the unsubscriber of the one reporter, if any
 
 
-def report_code_runs_to(url: str | None) -> None:
+def report_code_runs_to(url: str | None, headers: Mapping[str, str] | None = None) -> None:
     """Forward this process's runs to the scheduler at `url` from now on (None: to none).
 
-    One target per process: a later call replaces the earlier one.
+    `headers` go with each report (the API key, when one is set). One target per
+    process: a later call replaces the earlier one.
     """
     with _lock:
         while _target:
             _target.pop()()
         if url is not None:
             endpoint = url.rstrip("/") + CODE_RUNS_PATH
-            _target.append(telemetry.subscribe_code_runs(lambda exit: _send(endpoint, exit)))
+            sent = dict(headers or {})
+            _target.append(telemetry.subscribe_code_runs(lambda exit: _send(endpoint, exit, sent)))
 
 
-def _send(endpoint: str, outcome: str) -> None:
+def _send(endpoint: str, outcome: str, headers: dict[str, str]) -> None:
     def post() -> None:
         with contextlib.suppress(httpx.HTTPError):  # a scheduler gone: the run is what matters
-            httpx.post(endpoint, json={"exit": outcome}, timeout=REPORT_TIMEOUT_S)
+            httpx.post(endpoint, json={"exit": outcome}, headers=headers, timeout=REPORT_TIMEOUT_S)
 
     threading.Thread(target=post, name="orquestra-run-report", daemon=True).start()

@@ -12,3 +12,7 @@ LINEUP_PATH = "/orquestra/lineup"
 EXIT_PATH = "/orquestra/exit"
 # A client's sandbox runs, counted by the scheduler.
 CODE_RUNS_PATH = "/orquestra/code-runs"
+# A client's challenge (a fresh nonce) to the scheduler, and the scheduler's answer to it
+# (`orquestra.credentials`): the proof that it is the user's own.
+CHALLENGE_HEADER = "x-orquestra-challenge"
+PROOF_HEADER = "x-orquestra-proof"

@@ -14,8 +14,15 @@ def main() -> None:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--idle-exit", type=float, default=None)
+    parser.add_argument("--no-auth", action="store_true")
     args = parser.parse_args()
-    run_scheduler(load_settings(), host=args.host, port=args.port, idle_exit_s=args.idle_exit)
+    run_scheduler(
+        load_settings(),
+        host=args.host,
+        port=args.port,
+        idle_exit_s=args.idle_exit,
+        open_access=args.no_auth,
+    )
 
 
 if __name__ == "__main__":

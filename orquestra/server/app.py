@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 
@@ -13,18 +14,22 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from orquestra.errors import OrquestraError
+from orquestra.credentials import load_user_key
+from orquestra.errors import OrquestraError, SettingsError
 from orquestra.events import SwapEvent
 from orquestra.lineup import redact_text
 from orquestra.manager import ModelManager
 from orquestra.policy.access import allowed_origins
+from orquestra.policy.auth import AuthRules, bind_refusal
 from orquestra.runtime import build_model_manager
+from orquestra.server.auth import ClientAuth
 from orquestra.server.dashboard import dashboard_routes
 from orquestra.server.embedded_upstream import EmbeddedUpstream
 from orquestra.server.gateway import Gateway
 from orquestra.server.guard import BodyLimit, BrowserGuard
 from orquestra.server.observe import Observer, RecordRequests
 from orquestra.server.openai import openai_routes
+from orquestra.server.peers import can_tell_peers
 from orquestra.server.routes import native_routes
 from orquestra.settings import DEFAULT_SERVE_HOST, Settings
 
@@ -42,6 +47,7 @@ def create_app(
     max_queue: int,
     idle_exit_s: float | None = None,
     bind_host: str = DEFAULT_SERVE_HOST,
+    open_access: bool = False,
 ) -> Starlette:
     """The ASGI app serving Ollama's API through `manager`.
 
@@ -53,6 +59,10 @@ def create_app(
             such a scheduler may also be replaced by a client for another upstream).
         bind_host: The address it listens on: on loopback, only this machine's host
             names are answered (`BrowserGuard`).
+        open_access: `--no-auth`: serve everyone who reaches the port (`ClientAuth`).
+
+    Raises:
+        SettingsError: The user's key file cannot be used (the message names the fix).
     """
 
     @contextlib.asynccontextmanager
@@ -74,6 +84,15 @@ def create_app(
                 observer.close()
                 await manager.aclose()
 
+    settings = manager.settings
+    api_key = settings.api_key.get_secret_value()
+    rules = AuthRules(
+        own_uid=os.geteuid() if hasattr(os, "geteuid") else None,
+        tells_peers=can_tell_peers(),
+        api_key_set=bool(api_key),
+        open_access=open_access,
+    )
+    user_key = load_user_key(settings.serve_key_file)
     observer = Observer(manager)
     app = Starlette(
         routes=[*native_routes(), *openai_routes(), *dashboard_routes()],
@@ -81,9 +100,10 @@ def create_app(
             Middleware(
                 BrowserGuard,
                 bind_host=bind_host,
-                origins=allowed_origins(manager.settings.origins),
+                origins=allowed_origins(settings.origins),
             ),
-            Middleware(BodyLimit, max_bytes=int(manager.settings.serve_max_body_mb * 2**20)),
+            Middleware(ClientAuth, rules=rules, api_key=api_key, user_key=user_key),
+            Middleware(BodyLimit, max_bytes=int(settings.serve_max_body_mb * 2**20)),
             Middleware(RecordRequests, observer=observer),
         ],
         lifespan=lifespan,
@@ -152,12 +172,20 @@ def run_scheduler(
     host: str | None = None,
     port: int | None = None,
     idle_exit_s: float | None = None,
+    open_access: bool = False,
 ) -> None:
     """Run `orquestra serve` until interrupted (or idle, when `idle_exit_s` is set).
 
     Raises:
+        SettingsError: It would listen beyond loopback with no API key and no
+            `open_access` (`--no-auth`), or the user's key file cannot be used.
         OrquestraError: No Ollama answers (the message names the fix).
     """
+    bind_host = host or settings.serve_host
+    api_key_set = bool(settings.api_key.get_secret_value())
+    refusal = bind_refusal(bind_host, api_key_set=api_key_set, open_access=open_access)
+    if refusal:
+        raise SettingsError(refusal)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())
@@ -166,12 +194,12 @@ def run_scheduler(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     manager = build_model_manager(settings.model_copy(update={"orquestra_url": "none"}))
     manager.subscribe(_log_swap)
-    bind_host = host or settings.serve_host
     app = create_app(
         manager,
         max_queue=settings.serve_max_queue,
         idle_exit_s=idle_exit_s,
         bind_host=bind_host,
+        open_access=open_access,
     )
     config = uvicorn.Config(
         app,
@@ -188,4 +216,11 @@ def run_scheduler(
         config.port,
         manager.upstream.describe(),
     )
+    if open_access:
+        log.warning(
+            "--no-auth: orquestra serve answers anyone who reaches %s:%s, with no key: they "
+            "can use your models and GPU, hold leases and read the status",
+            config.host,
+            config.port,
+        )
     server.run()

@@ -17,9 +17,10 @@ import contextlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -32,6 +33,7 @@ from orquestra.errors import BackendUnavailableError, ServerBusyError
 from orquestra.events import SwapEvent
 from orquestra.lineup import ModelSpec
 from orquestra.manager import ModelManager
+from orquestra.policy.lease_bounds import LeaseLimits, Refusal, idle_too_long, lease_refusal
 from orquestra.policy.pinning import pin_request
 from orquestra.server.errors import QUEUE_FULL
 from orquestra.server.relay import relay
@@ -80,6 +82,25 @@ class LeasedStream(StreamingResponse):
             await self.stack.aclose()
 
 
+@dataclass
+class HeldLease:
+    """A lease an Orquestra client holds across its calls (one `/orquestra/lease` stream)."""
+
+    model: str
+    chat: BaseChatModel | None
+    """The chat model it was granted with (what an in-process upstream answers with)."""
+    client: str
+    """Who holds it (a user, or an address)."""
+    last_used: float
+    """When it was granted, or when the last request under it ended (monotonic)."""
+    calls: int = 0
+    """Requests under it now."""
+
+    def idle_s(self, now: float) -> float:
+        """How long it has had no request under it."""
+        return 0.0 if self.calls else now - self.last_used
+
+
 class Gateway:
     """Leases, option pinning and forwarding for one upstream Ollama and one manager."""
 
@@ -97,10 +118,18 @@ class Gateway:
         self.upstream = upstream
         self.max_queue = max_queue
         self.waiting = 0
-        self.held: dict[str, str] = {}
-        """The model of each lease Orquestra clients hold across their calls, by lease id."""
-        self.held_chats: dict[str, BaseChatModel | None] = {}
-        """The chat model each of those leases was granted with."""
+        settings = manager.settings
+        self.limits = LeaseLimits(
+            total=settings.serve_max_leases,
+            per_client=settings.serve_max_leases_per_client,
+            idle_s=settings.serve_lease_idle_s,
+        )
+        self.held: dict[str, HeldLease] = {}
+        """The leases Orquestra clients hold across their calls, by lease id."""
+        self.asking: Counter[str] = Counter()
+        """Leases asked for and not granted yet, by client."""
+        self.leases_refused = 0
+        self.leases_expired = 0
         self.requests: Counter[tuple[str, int]] = Counter()
         self.pins: Counter[str] = Counter()
         self.ignored_unloads: Counter[str] = Counter()
@@ -152,14 +181,48 @@ class Gateway:
         self.active -= 1
         self.last_active = time.monotonic()
 
-    def new_lease(self, model: str, stack: AsyncExitStack) -> str:
+    def lease_refusal(self, client: str) -> Refusal | None:
+        """Why `client` may not ask for one more lease now, or None (counted when refused)."""
+        of_client = self.asking[client] + sum(h.client == client for h in self.held.values())
+        total = sum(self.asking.values()) + len(self.held)
+        refusal = lease_refusal(total, of_client, client, self.limits)
+        self.leases_refused += refusal is not None
+        return refusal
+
+    @contextlib.contextmanager
+    def asking_for_lease(self, client: str) -> Iterator[None]:
+        """Count `client`'s lease request as asked for while it waits."""
+        self.asking[client] += 1
+        try:
+            yield
+        finally:
+            self.asking[client] -= 1
+            if not self.asking[client]:
+                del self.asking[client]
+
+    def new_lease(self, model: str, client: str, stack: AsyncExitStack) -> str:
         """Register a lease an Orquestra client holds across calls; forgotten with `stack`."""
         lease = uuid.uuid4().hex
-        self.held[lease] = model
-        self.held_chats[lease] = LEASED_CHAT.get()
+        self.held[lease] = HeldLease(model, LEASED_CHAT.get(), client, time.monotonic())
         stack.callback(self.held.pop, lease, None)
-        stack.callback(self.held_chats.pop, lease, None)
         return lease
+
+    def expired(self, lease: str) -> bool:
+        """Whether `lease` has had no request under it for too long (it is then let go)."""
+        held = self.held.get(lease)
+        if held is None or not idle_too_long(held.idle_s(time.monotonic()), self.limits):
+            return False
+        self.leases_expired += 1
+        return True
+
+    def _under(self, held: HeldLease, stack: AsyncExitStack) -> None:
+        held.calls += 1
+
+        def ended() -> None:
+            held.calls -= 1
+            held.last_used = time.monotonic()
+
+        stack.callback(ended)
 
     def unreachable(self) -> BackendUnavailableError:
         """The error for an upstream that does not answer, naming the fix."""
@@ -192,11 +255,13 @@ class Gateway:
         sampling_kwargs(body.get("options"))  # a bad option is a 400 before any swap
         stack = AsyncExitStack()
         try:
-            if self.held.get(lease or "") != spec.model:
+            held = self.held.get(lease or "")
+            if held is None or held.model != spec.model:
                 await self.hold(spec, stack, gone)
             else:
                 self.calls_under_lease += 1
-                LEASED_CHAT.set(self.held_chats.get(lease or ""))
+                self._under(held, stack)
+                LEASED_CHAT.set(held.chat)
                 if not await self.manager.resident(spec.model):  # gone behind our back
                     await self.hold(spec, stack, gone)
             response = await self._send(path, body, spec, gone, stack)
@@ -246,6 +311,8 @@ class Gateway:
             "waiting": self.waiting,
             "active_requests": self.active,
             "held_leases": len(self.held),
+            "leases_refused": self.leases_refused,
+            "leases_expired": self.leases_expired,
             "calls_under_lease": self.calls_under_lease,
             "requests": [
                 {"model": model, "status": code, "count": n}

@@ -26,6 +26,8 @@ from starlette.routing import Route
 from orquestra.client.wire import EXIT_PATH, LEASE_HEADER, LEASE_PATH, LINEUP_PATH, STATUS_PATH
 from orquestra.errors import OrquestraError
 from orquestra.lineup import Lineup, ModelSpec
+from orquestra.policy.lease_bounds import expiry_message
+from orquestra.server.auth import CLIENT_STATE
 from orquestra.server.errors import error_response, ollama_error
 from orquestra.server.gateway import ClientGone, Gateway, LeasedStream
 from orquestra.server.relay import relay, upstream_broke
@@ -152,7 +154,10 @@ async def lease(request: Request) -> Response:
     """Hold a lease for an Orquestra client until it hangs up (NDJSON heartbeats).
 
     The body names the role and the client's lineup (registered now if it is new); a
-    role alone means the scheduler's own lineup's model.
+    role alone means the scheduler's own lineup's model. A client asking for more leases
+    than its bound, or than all may hold, is refused (429, 503); a lease with no request
+    under it for `ORQUESTRA_SERVE_LEASE_IDLE_S` is taken back: its stream ends with an
+    `{"error": …}` line saying so.
     """
     gateway = gateway_of(request)
     body = await json_body(request)
@@ -160,15 +165,20 @@ async def lease(request: Request) -> Response:
     raw = body.get("lineup")
     if raw is not None and not isinstance(raw, dict):
         raise ValueError("lineup must be an object (Lineup.as_dict())")
+    client = client_of(request)
+    refusal = gateway.lease_refusal(client)
+    if refusal is not None:
+        return ollama_error(refusal.status, refusal.message)
     lineup = gateway.manager.register(Lineup.from_dict(raw)) if raw else gateway.manager.lineup
     spec = lineup.spec(role)
     stack = AsyncExitStack()
     try:
-        swaps = await gateway.hold(spec, stack, lambda: hung_up(request))
+        with gateway.asking_for_lease(client):
+            swaps = await gateway.hold(spec, stack, lambda: hung_up(request))
     except BaseException:
         await stack.aclose()
         raise
-    lease_id = gateway.new_lease(spec.model, stack)
+    lease_id = gateway.new_lease(spec.model, client, stack)
     granted = {
         "status": "granted",
         "lease": lease_id,
@@ -176,14 +186,27 @@ async def lease(request: Request) -> Response:
         "model": spec.model,
         "swaps": [event.as_dict() for event in swaps],
     }
+    beat_s = min(LEASE_HEARTBEAT_S, gateway.limits.idle_s / 2)
 
     async def heartbeats() -> AsyncIterator[bytes]:
         yield (json.dumps(granted) + "\n").encode()
         while True:
-            await asyncio.sleep(LEASE_HEARTBEAT_S)
+            await asyncio.sleep(beat_s)
+            if gateway.expired(lease_id):
+                expired = {"status": "expired", "error": expiry_message(gateway.limits)}
+                yield (json.dumps(expired) + "\n").encode()
+                return  # the stream ends: the lease is given back
             yield b'{"status": "held"}\n'
 
     return LeasedStream(heartbeats(), stack, "application/x-ndjson")
+
+
+def client_of(request: Request) -> str:
+    """Who the request counts as, for per-client bounds (set by `ClientAuth`)."""
+    client = getattr(request.state, CLIENT_STATE, None)
+    if isinstance(client, str):
+        return client
+    return request.client.host if request.client else "unknown"
 
 
 @answers_like_ollama

@@ -1,9 +1,9 @@
 """The llama-server backend against a real router-mode llama-server over the embedded GGUFs.
 
 Real loads and unloads, measured footprints, chat with structured output and tools, the
-KV kept across a swap (and a broken save that falls back to a normal prompt), and one
-hybrid task end to end. They run when the `llama-server` extra and the embedded models
-are installed (CI installs both).
+KV kept across a swap (and a save changed on disk, which is not restored), and one hybrid
+task end to end. They run when the `llama-server` extra and the embedded models are
+installed (CI installs both).
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ async def test_the_kv_cache_survives_a_swap(router: RealRouter, make_manager: Ma
     assert evaluated > 1000 and kept < 0.2 * evaluated
 
 
-async def test_a_broken_save_falls_back_to_a_normal_prompt(
+async def test_a_save_changed_on_disk_is_not_restored_and_the_prompt_is_evaluated_again(
     router: RealRouter, make_manager: MakeManager
 ) -> None:
     manager = make_manager()
@@ -249,13 +249,15 @@ async def test_a_broken_save_falls_back_to_a_normal_prompt(
     await manager.ensure("executor")
     saved = [p for p in router.kv_dir.iterdir() if p.name.startswith(KV_PREFIX)]
     assert saved, "the brain's slot was saved when it was unloaded"
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in saved)  # private to this user
     for path in saved:
-        path.write_bytes(b"not a llama.cpp slot file" * 100)
+        path.write_bytes(b"not the slot Orquestra saved" * 100)
     await manager.ensure("brain")
     evaluated, reply = await prompt_tokens(router, conversation(2))
     tally = backend_of(manager).kv.tally
-    assert tally.failed_restores == len(saved) and tally.tokens_restored == 0
-    assert not any(p.exists() for p in saved)  # a broken save is dropped, not retried
+    assert tally.rejected_files == len(saved) and tally.tokens_restored == 0
+    assert tally.failed_restores == 0  # never handed to llama-server
+    assert not any(p.exists() for p in saved)  # dropped, not looked at again
     assert evaluated > 1000 and "28" in reply  # evaluated again, and still right
 
 

@@ -96,10 +96,10 @@ def wait_until(condition, timeout_s: float = 20.0) -> None:  # type: ignore[no-u
 
 
 @contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """Run an `orquestra serve` app with uvicorn in a thread; yield its URL."""
+def serving(app: Starlette, host: str = "127.0.0.1") -> Iterator[str]:
+    """Run an `orquestra serve` app with uvicorn in a thread; yield its loopback URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()))
     thread.start()
     try:

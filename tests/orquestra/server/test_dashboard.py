@@ -13,6 +13,8 @@ import httpx
 import ollama
 import pytest
 
+from orquestra.client.trust import Trust
+from orquestra.settings import load_settings
 from tests.fakes.ollama import FakeOllamaState
 from tests.graph_support import BRAIN, EXECUTOR
 from tests.orquestra.server.conftest import Scheduler, wait_until
@@ -146,7 +148,7 @@ def test_status_watch_shows_the_same_live_view(
     )
     monkeypatch.setattr(status_view, "REFRESH_S", 0.01)
     console = Console(record=True, width=160, force_terminal=False)
-    status_view.watch(scheduler.url, console, iterations=2)
+    status_view.watch(Trust.of(scheduler.url, load_settings()), console, iterations=2)
     shown = console.export_text()
     executor = scheduler.manager.model_for("executor")
     assert "resident" in shown and executor in shown

@@ -10,6 +10,7 @@ from tests.tools.hostile_attacks import (
     ENVIRON,
     HOST_WRITES,
     KERNEL_AND_MOUNTS,
+    KEYRING,
     KILL_OTHERS,
     LINKS,
     NETWORK,
@@ -17,6 +18,7 @@ from tests.tools.hostile_attacks import (
     SECRETS_ON_DISK,
     TIOCSTI,
 )
+from tests.tools.hostile_candidates import ADD_REQUEST, FORGERS, HONEST_ADD
 from tests.tools.hostile_world import SHORT_TIMEOUT_S
 
 SEGFAULT = "import ctypes\nprint('before', flush=True)\nctypes.string_at(0)"
@@ -123,6 +125,13 @@ for pid in pids - {os.getpid()}:
 print("targets", len(pids), "hits", hits)
 """
 
+# Candidates run against the checks (`"check"` jobs): the verdict must be the checks' own.
+CHECKED = (
+    ("honest", HONEST_ADD),
+    ("forged_tally", FORGERS["tally_then_os_exit"]),
+    ("memory", FORGERS["expected_read_from_process_memory"]),
+)
+
 VICTIM_MEMORY_MB = 700
 ATTACKER_MEMORY_MB = 600
 
@@ -144,6 +153,15 @@ def jobs(tier: str) -> list[dict[str, Any]]:
         {"name": "kernel_and_mounts", "code": KERNEL_AND_MOUNTS, "kwargs": base},
         {"name": "segfault", "code": SEGFAULT, "kwargs": base},
         {"name": "privileges", "code": PRIVILEGES, "kwargs": base},
+        {"name": "keyring", "code": KEYRING, "kwargs": base},
+        *(
+            {
+                "name": f"checks_{name}",
+                "check": {"request": ADD_REQUEST, "candidate": code},
+                "kwargs": base,
+            }
+            for name, code in CHECKED
+        ),
         {"name": "residue", "code": RESIDUE, "kwargs": base},
         {"name": "prime_victim", "code": "print(0)", "kwargs": victim},
         {

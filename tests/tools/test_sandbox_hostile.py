@@ -100,6 +100,27 @@ def test_the_code_holds_no_privilege(batch: Batch, world: World) -> None:
     assert "no ctty" in run["stdout"]
 
 
+def test_the_kernel_keyring_is_out_of_reach(batch: Batch, world: World) -> None:
+    run = result(batch, "keyring")
+    if "PLANTED 0" in run["stdout"]:
+        pytest.skip("this kernel has no keyring to plant a key in")
+    assert world.secret not in run["stdout"] + run["stderr"]
+    calls = [line.split() for line in run["stdout"].splitlines() if " -> " in line]
+    assert calls and all(int(call[call.index("->") + 1]) < 0 for call in calls), run["stdout"]
+    assert "DESCRIBED" not in run["stdout"] and "READ" not in run["stdout"]
+    # The process tier has no mount namespace to mask /proc/keys in: there the names (never
+    # the contents) of the user's own keys stay listed, as for any process of the user.
+    if not (world.who == "user" and run["isolation"][0] == "process"):
+        assert "LISTED" not in run["stdout"], run["stdout"]
+
+
+def test_the_checks_verdict_comes_from_the_checks_alone(batch: Batch) -> None:
+    assert result(batch, "checks_honest")["accepted"]
+    for name in ("checks_forged_tally", "checks_memory"):
+        run = result(batch, name)
+        assert run["accepted"] is False and run["exit_code"] != 0, run
+
+
 def test_a_segfault_is_the_negative_signal(batch: Batch) -> None:
     run = result(batch, "segfault")
     assert run["exit_code"] == -signal.SIGSEGV and run["stdout"] == "before\n"

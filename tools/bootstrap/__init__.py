@@ -13,8 +13,9 @@ process that runs it, and stays behind as the run's supervisor (`supervisor`):
   tmpfs /tmp and /dev/shm with a size (`mounts`);
 - the code's process (`code_process`) drops every privilege for good: a per-run uid when
   the application is root, no capabilities (bounding set included), `no_new_privs`, its
-  own process group (`privileges`), a seccomp filter (no user namespaces, no TIOCSTI, no
-  io_uring, and in the process tier without `network` no socket but AF_UNIX; `seccomp`),
+  own process group, a new empty session keyring (`privileges`), a seccomp filter (no
+  user namespaces, no TIOCSTI, no io_uring, no kernel keyring, and in the process tier
+  without `network` no socket but AF_UNIX; `seccomp`),
   and a Landlock domain (when the kernel has Landlock) that allows only the listed paths,
   no TCP without `network`, and no signals to processes outside the run (`landlock`);
 - in the `process` tier (no PID namespace) it is a subreaper: every orphan of the code

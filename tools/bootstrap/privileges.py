@@ -1,4 +1,4 @@
-"""Losing every privilege for good (uid, capabilities, no_new_privs), and killing a uid.
+"""Losing every privilege for good (uid, capabilities, no_new_privs, keyring); killing a uid.
 
 Part of the sandbox's bootstrap (see `tools.bootstrap`): standard library only. The
 application uses `kill_uid` too.
@@ -24,6 +24,10 @@ from tools.bootstrap.native import (
     libc,
     set_process_attribute,
 )
+from tools.bootstrap.seccomp import SYSCALLS
+
+# keyctl(2) operation: make a new, empty session keyring and make it this process's.
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 
 class _CapHeader(ctypes.Structure):
@@ -80,6 +84,20 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
     left = _status_caps()
     if left.get("CapEff") or left.get("CapPrm") or left.get("CapAmb"):
         raise OSError(errno.EPERM, f"capabilities still held: {left}")
+    leave_session_keyring()
+
+
+def leave_session_keyring() -> None:
+    """Give this process a new, empty session keyring in place of the inherited one.
+
+    Every process inherits its parent's session keyring and holds what is in it (the
+    application's keys, to a per-run uid too). Best effort: where the kernel has no
+    keyrings, or the uid's key quota is full, the inherited one stays, and the seccomp
+    filter is what keeps the code from using it.
+    """
+    numbers = SYSCALLS.get(os.uname().machine)
+    if numbers is not None:
+        libc().syscall(numbers["keyctl"], KEYCTL_JOIN_SESSION_KEYRING, None)
 
 
 def kill_uid(uid: int) -> None:

@@ -1,6 +1,11 @@
-"""seccomp: the BPF filter that denies new user namespaces, TIOCSTI, io_uring (and sockets).
+"""seccomp: the BPF filter that denies user namespaces, TIOCSTI, io_uring, keyrings (sockets).
 
-Part of the sandbox's bootstrap (see `tools.bootstrap`): standard library only.
+Part of the sandbox's bootstrap (see `tools.bootstrap`): standard library only. The
+keyring calls (`add_key`, `request_key`, `keyctl`) fail with ENOSYS, as on a kernel built
+without keys: a uid's keyrings outlive its processes, so the code of an ordinary user
+could read the user's keys, and a run as root's per-run uid could leave keys behind for
+a later run that draws the same uid (and use the application's session keyring, which
+every process inherits).
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ SYSCALLS = {
         "io_uring_setup": 425,
         "io_uring_enter": 426,
         "io_uring_register": 427,
+        "add_key": 248,
+        "request_key": 249,
+        "keyctl": 250,
     },
     "aarch64": {
         "arch": 0xC00000B7,
@@ -48,6 +56,9 @@ SYSCALLS = {
         "io_uring_setup": 425,
         "io_uring_enter": 426,
         "io_uring_register": 427,
+        "add_key": 217,
+        "request_key": 218,
+        "keyctl": 219,
     },
 }
 
@@ -76,7 +87,7 @@ def _deny_if(arg: int, test: int, value: int, err: int) -> list[tuple[int, int, 
 
 
 def seccomp_program(machine: str, inet: bool) -> tuple[list[tuple[int, int, int, int]], list[str]]:
-    """The filter for this architecture: no new user namespaces, no TIOCSTI, no io_uring.
+    """The filter for this architecture: no new user namespaces, TIOCSTI, io_uring, keyring.
 
     Without `inet` (no network and no network namespace) only AF_UNIX sockets may be made.
     Returns the BPF program (empty where the architecture is not known) and its tags.
@@ -98,8 +109,11 @@ def seccomp_program(machine: str, inet: bool) -> tuple[list[tuple[int, int, int,
         (nr["io_uring_setup"], [(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]),
         (nr["io_uring_enter"], [(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]),
         (nr["io_uring_register"], [(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM)]),
+        (nr["add_key"], [deny_enosys]),
+        (nr["request_key"], [deny_enosys]),
+        (nr["keyctl"], [deny_enosys]),
     ]
-    tags = ["seccomp-no-userns", "seccomp-no-tiocsti", "seccomp-no-io-uring"]
+    tags = ["seccomp-no-userns", "seccomp-no-tiocsti", "seccomp-no-io-uring", "seccomp-no-keyring"]
     if not inet:
         unix_only = [
             (BPF_LD_W_ABS, 0, 0, ARG_OFFSET),

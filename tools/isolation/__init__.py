@@ -35,6 +35,7 @@ from tools.isolation.commands import (
 from tools.isolation.host import (
     DEVICES,
     HIDDEN_DIRS,
+    KEYRING_FILES,
     READABLE,
     SECRET_FILES,
     SYSTEM_DIRS,
@@ -56,6 +57,7 @@ from tools.isolation.tiers import (
 __all__ = [
     "DEVICES",
     "HIDDEN_DIRS",
+    "KEYRING_FILES",
     "PROBE_TIMEOUT_S",
     "READABLE",
     "ROOT_BOOTSTRAP_CAPS",

@@ -17,6 +17,7 @@ from typing import Any
 from tools.isolation.host import (
     DEVICES,
     HIDDEN_DIRS,
+    KEYRING_FILES,
     READABLE,
     SECRET_FILES,
     SYSTEM_DIRS,
@@ -50,6 +51,9 @@ def bwrap_command(argv: Sequence[str], *, python: str, network: bool, disk_bytes
     if network:
         cmd += _resolver_binds()
     cmd += ["--proc", "/proc", "--dev", "/dev"]
+    for listing in KEYRING_FILES:
+        if os.path.isfile(listing):
+            cmd += ["--ro-bind", "/dev/null", listing]
     for private in ("/tmp", "/dev/shm"):
         cmd += ["--perms", "1777", "--size", str(disk_bytes), "--tmpfs", private]
     made: set[str] = set()
@@ -96,7 +100,7 @@ def unshare_view(python: str, disk_bytes: int) -> dict[str, Any]:
     return {
         "hide": hide,
         "rebind": rebind,
-        "mask": [f for f in SECRET_FILES if os.path.isfile(f)],
+        "mask": [f for f in (*SECRET_FILES, *KEYRING_FILES) if os.path.isfile(f)],
         "tmpfs": [["/tmp", disk_bytes], ["/dev/shm", disk_bytes]],
     }
 

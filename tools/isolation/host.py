@@ -23,6 +23,9 @@ SECRET_FILES = (
     "/etc/sudoers",
     "/etc/security/opasswd",
 )
+# The kernel keyring's listings (the names of the keys a uid may view): masked in the
+# namespace tiers; the process tier has no mount namespace to mask them in.
+KEYRING_FILES = ("/proc/keys", "/proc/key-users")
 # Where users' and services' secrets live: hidden under `unshare` (never bound by bwrap).
 HIDDEN_DIRS = ("/root", "/home", "/run", "/var/tmp", "/var/lib", "/srv", "/mnt", "/media", "/opt")
 # Devices the code may open (read and write, no ioctl) under Landlock.

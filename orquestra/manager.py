@@ -46,7 +46,13 @@ from orquestra.scheduler.sizing import footprint, read_budget
 from orquestra.scheduler.status import ManagerStatus, read_status
 from orquestra.scheduler.swap_log import SwapListener, SwapLog
 from orquestra.scheduler.swapper import Swapper
-from orquestra.settings import ALL_LAYERS_ON_GPU, DEFAULT_NUM_CTX, Settings, check_role
+from orquestra.settings import (
+    ALL_LAYERS_ON_GPU,
+    DEFAULT_NUM_CTX,
+    HomeRole,
+    Settings,
+    check_role,
+)
 from orquestra.vram import NvmlProbe, VramProbe
 
 log = logging.getLogger(__name__)
@@ -202,6 +208,12 @@ class ModelManager:
             self._start_swap(admission.next_model, "request")
         self._home.arm(self._home_due, self._go_home)
         self._pumped.set()
+
+    def set_home_role(self, role: HomeRole) -> None:
+        """Keep `role`'s model home from now on (`none`: none); a return home may start."""
+        self.lineups.set_home_role(role)
+        self._on_loop()
+        self._pump()
 
     def busy(self) -> bool:
         """Whether a lease is held, a request waits or a swap runs on this event loop."""

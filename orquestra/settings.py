@@ -67,6 +67,9 @@ DEFAULT_IDLE_EXIT_S = 600.0
 # ORQUESTRA_URL value that keeps the in-process manager.
 IN_PROCESS = "none"
 
+# How often a front reads each node's status (a node that does not answer is taken out).
+DEFAULT_NODE_POLL_S = 1.0
+
 # llama-server's own default address.
 DEFAULT_LLAMA_SERVER_URL = "http://127.0.0.1:8080"
 # Disk the saved KV caches (slot files) may fill before the oldest are dropped.
@@ -338,6 +341,20 @@ class Settings(BaseSettings):
             "that it is theirs (made, readable only by the user, when missing)."
         ),
     )
+    nodes: str = Field(
+        "",
+        validation_alias=AliasChoices("ORQUESTRA_NODES", "nodes"),
+        description=(
+            "URLs of the `orquestra serve` nodes a front places requests on (comma-"
+            "separated); set, `orquestra serve` runs as that front."
+        ),
+    )
+    node_poll_s: float = Field(
+        DEFAULT_NODE_POLL_S,
+        gt=0,
+        validation_alias=AliasChoices("ORQUESTRA_NODE_POLL_S", "node_poll_s"),
+        description="How often a front reads each node's status (a silent node is taken out).",
+    )
     allow_insecure_pull: bool = Field(
         False,
         validation_alias=AliasChoices("ORQUESTRA_ALLOW_INSECURE_PULL", "allow_insecure_pull"),
@@ -370,6 +387,15 @@ class Settings(BaseSettings):
             "after it is loaded again (oldest dropped first); 0 turns it off."
         ),
     )
+    # -- where runs are kept --
+    db_url: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("ORQUESTRA_DB_URL", "db_url"),
+        description=(
+            "Where runs' checkpoints are kept: postgresql://… (shared by machines; the "
+            "`postgres` extra), sqlite:///path (this machine); empty: this process's memory."
+        ),
+    )
 
     @field_validator("brain_model", "executor_model")
     @classmethod
@@ -396,6 +422,11 @@ class Settings(BaseSettings):
     @classmethod
     def _llama_server_url(cls, value: str) -> str:
         return http_url(value, DEFAULT_LLAMA_SERVER_URL)
+
+    @property
+    def node_urls(self) -> list[str]:
+        """The nodes of `ORQUESTRA_NODES`, each an http(s) URL."""
+        return [http_url(u, "http://127.0.0.1:11435") for u in self.nodes.split(",") if u.strip()]
 
     @property
     def in_process(self) -> bool:

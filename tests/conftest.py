@@ -108,3 +108,24 @@ def demo(
     monkeypatch.setenv("ORQUESTRA_HOME_ROLE", "none")
     monkeypatch.setenv("COLUMNS", "300")
     return state
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the session (`tests/postgres.py`), or a skip."""
+    from tests.postgres import server_bin_dir, start_cluster, unavailable
+
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    bin_dir = server_bin_dir()
+    assert bin_dir is not None
+    cluster = start_cluster(bin_dir)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster: Any) -> str:
+    """The URL of a fresh, empty database on the session's cluster."""
+    return str(postgres_cluster.create_database())

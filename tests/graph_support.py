@@ -7,6 +7,8 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 
+from tests.fakes.ollama import FakeOllamaState
+
 BRAIN = "qwen2.5-32b-instruct-moe-rtx"
 EXECUTOR = "qwen2.5-coder:14b"
 
@@ -47,4 +49,13 @@ def bodies_for(requests: list[tuple[str, dict[str, Any]]], model: str) -> list[d
         b
         for path, b in requests
         if path == "/api/chat" and b.get("model") in (model, name) and b.get("messages")
+    ]
+
+
+def plans(state: FakeOllamaState) -> list[dict[str, Any]]:
+    """The brain's planning requests (structured output with steps)."""
+    return [
+        body
+        for body in bodies_for(state.requests, BRAIN)
+        if "steps" in (body.get("format") or {}).get("properties", {})
     ]

@@ -26,7 +26,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 # What each snippet must print, by a line of its code (each snippet is named by that line).
 EXPECTED = {
     "create_smart_commander()": "55",
-    "AsyncSqliteSaver.from_conn_string": "1048576",
+    "open_checkpointer(": "1048576",
     'await manager.ensure("brain")': "current_role",
     "run_python(extract_code(reply)": "55",
     "router = IntelligentRouter()": "code executor",

@@ -3,6 +3,7 @@
     orquestra run "Crie um script Python que soma os números de 1 a 10"
     orquestra run - < request.txt          (or: orquestra run --file request.txt)
     orquestra run --json "Planeje e execute ..."
+    orquestra run --thread ID --resume      (finish a run kept in ORQUESTRA_DB_URL)
     orquestra status
     orquestra doctor
     orquestra models list | orquestra models setup | orquestra models fetch
@@ -18,23 +19,23 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graph.workflow import build_graph
-from nodes.context import Context
-from nodes.state import State
-from orquestra.app.cli_support import Shell, guarded, read_request, run_async
-from orquestra.app.run_view import RunView, state_json
+from orquestra.app.cli_support import EXIT_BAD_INPUT, Shell, fail, guarded, read_request, run_async
+from orquestra.app.run_cmd import run_request
+from orquestra.app.run_view import state_json
+from orquestra.app.threads import check_thread_id, new_thread_id, resume_command
+from orquestra.checkpoints import checkpoint_store
 from orquestra.client.remote import fetch_status, scheduler_answers
 from orquestra.client.trust import Trust
-from orquestra.runtime import build_model_manager, build_model_service, set_model_manager
+from orquestra.runtime import build_model_manager
 from orquestra.settings import load_settings
 
 app = typer.Typer(
@@ -60,45 +61,6 @@ def options(
     Shell.debug = debug
 
 
-async def _run(message: str, as_json: bool, overrides: dict[str, Any]) -> dict[str, Any]:
-    from langchain_core.messages import AIMessageChunk, HumanMessage
-
-    settings = await asyncio.to_thread(load_settings, **overrides)
-    manager = await asyncio.to_thread(build_model_service, settings)
-    set_model_manager(manager)
-    if not as_json and manager.lineup.upstream.backend == "embedded":
-        from orquestra.app.models_cmd import fetch_embedded
-
-        # A first run fetches the models (1.5 GiB, once): show it, not a silent minute.
-        await asyncio.to_thread(fetch_embedded, manager.settings.cache_dir, console)
-    context = Context()
-    graph = build_graph()
-    final: dict[str, Any] = {}
-    view = RunView(console)
-    try:
-        with view if not as_json else nullcontext(view):
-            request: State = {"messages": [HumanMessage(message)]}
-            async for part in graph.astream(
-                request, context=context, stream_mode=["custom", "messages", "values"]
-            ):
-                mode, chunk = cast(tuple[str, Any], part)
-                if mode == "values":
-                    final = chunk
-                elif as_json:
-                    continue
-                elif mode == "messages":
-                    token, meta = chunk
-                    if isinstance(token, AIMessageChunk) and isinstance(token.content, str):
-                        view.token(str(meta.get("langgraph_node", "")), token.content)
-                else:
-                    view.event(chunk)
-            if not as_json and final.get("messages"):
-                view.answer(str(final["messages"][-1].content))
-    finally:
-        await manager.aclose()
-    return final
-
-
 @app.command()
 def run(
     message: Annotated[
@@ -118,9 +80,25 @@ def run(
     backend: Annotated[
         str | None, typer.Option(help="ollama, embedded, llama-server or auto.")
     ] = None,
+    thread: Annotated[
+        str | None,
+        typer.Option(
+            "--thread", help="The conversation to run in (default: a new one, printed first)."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Finish the thread's interrupted run (ORQUESTRA_DB_URL keeps it)."
+        ),
+    ] = False,
 ) -> None:
     """Run one request through the workflow: route, swaps, code runs, answer."""
-    text = read_request(message, file)
+    if resume and thread is None:
+        fail("--resume needs the run's thread: orquestra run --thread ID --resume", EXIT_BAD_INPUT)
+    if resume and (message is not None or file is not None):
+        fail("Give a request or --resume, not both: --resume finishes a run.", EXIT_BAD_INPUT)
+    text = None if resume else read_request(message, file)
     overrides = {
         k: v
         for k, v in {
@@ -130,9 +108,17 @@ def run(
         }.items()
         if v
     }
-    final = run_async(lambda: _run(text, as_json, overrides))
+    settings = guarded(lambda: load_settings(**overrides))
+    store = guarded(lambda: checkpoint_store(settings.db_url.get_secret_value()))
+    thread_id = guarded(lambda: check_thread_id(thread)) if thread else new_thread_id()
+    final = run_async(
+        lambda: run_request(
+            text, thread=thread_id, store=store, settings=settings, console=console, as_json=as_json
+        ),
+        resume_with=resume_command(thread_id) if store.persistent else None,
+    )
     if as_json:
-        print(state_json(final))
+        print(state_json(final, thread_id))
     if final.get("error"):
         raise typer.Exit(code=1)
 
@@ -193,12 +179,26 @@ def serve(
             help="Beyond loopback, serve anyone who reaches the port (no ORQUESTRA_API_KEY).",
         ),
     ] = False,
+    gpu: Annotated[
+        int | None,
+        typer.Option("--gpu", help="NVML index of this scheduler's GPU (ORQUESTRA_GPU_INDEX)."),
+    ] = None,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--node",
+            help="Run as a front placing requests on these schedulers (repeat; ORQUESTRA_NODES).",
+        ),
+    ] = None,
 ) -> None:
     """Schedule every client's requests for this GPU (Ollama's API, one lease each)."""
-    from orquestra.server.app import run_scheduler
+    from orquestra.server.app import serve as run_serve
 
-    settings = guarded(load_settings)
-    guarded(lambda: run_scheduler(settings, host=host, port=port, open_access=no_auth))
+    overrides = {"gpu_index": gpu} if gpu is not None else {}
+    settings = guarded(lambda: load_settings(**overrides))
+    guarded(
+        lambda: run_serve(settings, host=host, port=port, open_access=no_auth, nodes=node or [])
+    )
 
 
 @app.command()

@@ -78,12 +78,18 @@ def _ollama_url() -> str:
         return "OLLAMA_BASE_URL"
 
 
-def guarded(action: Callable[[], T]) -> T:
-    """Run a command's body; expected failures become one line and an exit code."""
+def guarded(action: Callable[[], T], *, resume_with: str | None = None) -> T:
+    """Run a command's body; expected failures become one line and an exit code.
+
+    `resume_with` is the command that continues the work if a signal interrupts it
+    (a run kept in a database), printed on the `interrupted` line.
+    """
     try:
         return action()
     except Interrupted as exc:
-        errors.print(f"interrupted ({exc}); nothing is left running")
+        resume = f"; resume it with: {resume_with}" if resume_with else ""
+        line = f"interrupted ({exc}); nothing is left running{resume}"
+        errors.print(line, markup=False, highlight=False, soft_wrap=True)  # copyable as is
         raise typer.Exit(code=exc.exit_code) from None
     except KeyboardInterrupt:
         errors.print("interrupted")
@@ -94,9 +100,9 @@ def guarded(action: Callable[[], T]) -> T:
         fail(server_message(exc))
 
 
-def run_async(action: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_async(action: Callable[[], Coroutine[Any, Any, T]], *, resume_with: str | None = None) -> T:
     """`guarded`, for a coroutine factory run until done or interrupted."""
-    return guarded(lambda: run_until_interrupted(action()))
+    return guarded(lambda: run_until_interrupted(action()), resume_with=resume_with)
 
 
 def read_request(message: str | None, file: Path | None) -> str:

@@ -86,6 +86,13 @@ def _scheduler_check(settings: Settings) -> Check:
             f"none at {url}: each process decides for the GPU alone",
             "run `orquestra serve`, or set ORQUESTRA_AUTOSTART=true",
         )
+    if "front" in status:
+        nodes = status.get("nodes", [])
+        down = [n["url"] for n in nodes if not n.get("up")]
+        found = f"a front at {url}: {len(nodes) - len(down)} of {len(nodes)} nodes up"
+        if down:
+            return Check("scheduler", "warn", f"{found}; down: {', '.join(down)}", "start them")
+        return Check("scheduler", "ok", found)
     scheduler = ManagerStatus.from_dict(status)
     found = (
         f"orquestra serve at {url} drives {scheduler.upstream.describe()}: "

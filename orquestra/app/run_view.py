@@ -222,11 +222,12 @@ class RunView:
         self.print(Panel(Markdown(visible(text)), title="answer"))
 
 
-def state_json(state: dict[str, Any]) -> str:
-    """The final state as JSON for scripts (`orquestra run --json`)."""
+def state_json(state: dict[str, Any], thread_id: str | None = None) -> str:
+    """The final state as JSON for scripts (`orquestra run --json`), with the run's thread."""
     messages = [{"role": m.type, "content": m.content} for m in state.get("messages", [])]
     keys = ("task_type", "route", "plan", "executions", "swaps", "notes", "iteration", "error")
     data = {
+        "thread_id": thread_id,
         "messages": messages,
         "answer": messages[-1]["content"] if messages else None,
         **{k: state.get(k) for k in keys},

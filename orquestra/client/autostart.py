@@ -60,8 +60,8 @@ def find_or_start(settings: Settings, lineup: Lineup) -> str | None:
     trust = Trust.of(url, settings)
     status = probe_status(trust, PROBE_TIMEOUT_S)
     if status is not None:
-        if _drives(status).same_as(lineup.upstream):
-            return url
+        if "front" in status or _drives(status).same_as(lineup.upstream):
+            return url  # a front places each lineup on its nodes' own upstreams
         _replace(trust, status, lineup)
     elif settings.orquestra_url.strip():
         raise BackendUnavailableError(

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_ollama import ChatOllama
 
 from orquestra.client.run_reports import report_code_runs_to
@@ -165,7 +166,9 @@ class RemoteManager:
         try:
             # The whole lineup travels with each lease, so a scheduler started since (the
             # autostarted one exits when idle) serves it just the same.
-            request = {"role": checked, "lineup": self.lineup.as_dict()}
+            request: dict[str, Any] = {"role": checked, "lineup": self.lineup.as_dict()}
+            if affinity := _thread_id():
+                request["affinity"] = affinity  # a front keeps a run's calls by its KV
             async with self._http().stream("POST", LEASE_PATH, json=request) as response:
                 if response.status_code != 200:
                     raise error_of(self.url, response.status_code, await response.aread())
@@ -252,6 +255,13 @@ class RemoteManager:
         client, self._client = self._client, None
         if client is not None and self._client_loop is asyncio.get_running_loop():
             await client.aclose()
+
+
+def _thread_id() -> str | None:
+    """The thread id of the graph run this lease is taken for, if any."""
+    config = var_child_runnable_config.get() or {}
+    thread = (config.get("configurable") or {}).get("thread_id")
+    return str(thread) if thread else None
 
 
 def _served(url: str, response: httpx.Response) -> Lineup:

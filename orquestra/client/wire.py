@@ -16,3 +16,7 @@ CODE_RUNS_PATH = "/orquestra/code-runs"
 # (`orquestra.credentials`): the proof that it is the user's own.
 CHALLENGE_HEADER = "x-orquestra-challenge"
 PROOF_HEADER = "x-orquestra-proof"
+# Set the role whose model a scheduler keeps home (a front gives each node its own).
+HOME_PATH = "/orquestra/home"
+# A client's conversation key, so a front sends its requests where its KV already is.
+AFFINITY_HEADER = "x-orquestra-affinity"

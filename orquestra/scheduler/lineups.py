@@ -34,6 +34,15 @@ class Lineups:
         """Registrations that asked other runner options of a pinned model, by model."""
         self.own = self.register(own)
 
+    @property
+    def home_role(self) -> HomeRole:
+        """The role whose model each lineup brings back when idle (`none`: no home model)."""
+        return self._home_role
+
+    def set_home_role(self, role: HomeRole) -> None:
+        """Bring `role`'s model home from now on (a front gives each node its own)."""
+        self._home_role = role
+
     def pin(self, spec: ModelSpec) -> ModelSpec:
         """The spec `spec.model` is served with: pinned now, or as pinned before."""
         pinned = self.pinned.setdefault(spec.model, spec)

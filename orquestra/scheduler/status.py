@@ -235,7 +235,7 @@ def read_status(
         backend=backend.name,
         upstream=upstream,
         policy=settings.swap_policy,
-        home_role=settings.home_role,
+        home_role=lineups.home_role,
         suspended=tuple(backend.suspended()),
         swaps=swaps.count,
         last_swap=events[-1] if events else None,

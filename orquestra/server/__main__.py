@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from orquestra.server.app import run_scheduler
+from orquestra.server.app import serve
 from orquestra.settings import load_settings
 
 
@@ -15,13 +15,16 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--idle-exit", type=float, default=None)
     parser.add_argument("--no-auth", action="store_true")
+    parser.add_argument("--gpu", type=int, default=None)
+    parser.add_argument("--node", action="append", default=[])
     args = parser.parse_args()
-    run_scheduler(
-        load_settings(),
+    serve(
+        load_settings(**({"gpu_index": args.gpu} if args.gpu is not None else {})),
         host=args.host,
         port=args.port,
         idle_exit_s=args.idle_exit,
         open_access=args.no_auth,
+        nodes=args.node,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 
@@ -14,24 +13,20 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from orquestra.credentials import load_user_key
 from orquestra.errors import OrquestraError, SettingsError
 from orquestra.events import SwapEvent
 from orquestra.lineup import redact_text
 from orquestra.manager import ModelManager
-from orquestra.policy.access import allowed_origins
-from orquestra.policy.auth import AuthRules, bind_refusal
+from orquestra.policy.auth import bind_refusal
 from orquestra.runtime import build_model_manager
-from orquestra.server.auth import ClientAuth
+from orquestra.server.auth import front_door
 from orquestra.server.dashboard import dashboard_routes
 from orquestra.server.embedded_upstream import EmbeddedUpstream
 from orquestra.server.gateway import Gateway
-from orquestra.server.guard import BodyLimit, BrowserGuard
 from orquestra.server.observe import Observer, RecordRequests
 from orquestra.server.openai import openai_routes
-from orquestra.server.peers import can_tell_peers
 from orquestra.server.routes import native_routes
-from orquestra.settings import DEFAULT_SERVE_HOST, Settings
+from orquestra.settings import DEFAULT_SERVE_HOST, Settings, http_url
 
 log = logging.getLogger(__name__)
 
@@ -84,26 +79,11 @@ def create_app(
                 observer.close()
                 await manager.aclose()
 
-    settings = manager.settings
-    api_key = settings.api_key.get_secret_value()
-    rules = AuthRules(
-        own_uid=os.geteuid() if hasattr(os, "geteuid") else None,
-        tells_peers=can_tell_peers(),
-        api_key_set=bool(api_key),
-        open_access=open_access,
-    )
-    user_key = load_user_key(settings.serve_key_file)
     observer = Observer(manager)
     app = Starlette(
         routes=[*native_routes(), *openai_routes(), *dashboard_routes()],
         middleware=[
-            Middleware(
-                BrowserGuard,
-                bind_host=bind_host,
-                origins=allowed_origins(settings.origins),
-            ),
-            Middleware(ClientAuth, rules=rules, api_key=api_key, user_key=user_key),
-            Middleware(BodyLimit, max_bytes=int(settings.serve_max_body_mb * 2**20)),
+            *front_door(manager.settings, bind_host=bind_host, open_access=open_access),
             Middleware(RecordRequests, observer=observer),
         ],
         lifespan=lifespan,
@@ -166,6 +146,29 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def checked_bind_host(settings: Settings, host: str | None, *, open_access: bool) -> str:
+    """The address to listen on, once it is allowed.
+
+    Raises:
+        SettingsError: It is beyond loopback with no API key and no `--no-auth`.
+    """
+    bind_host = host or settings.serve_host
+    api_key_set = bool(settings.api_key.get_secret_value())
+    refusal = bind_refusal(bind_host, api_key_set=api_key_set, open_access=open_access)
+    if refusal:
+        raise SettingsError(refusal)
+    return bind_host
+
+
+def serving_logs() -> None:
+    """`orquestra serve`'s log: one line per event, URL passwords redacted, HTTP calls quiet."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def run_scheduler(
     settings: Settings,
     *,
@@ -181,17 +184,10 @@ def run_scheduler(
             `open_access` (`--no-auth`), or the user's key file cannot be used.
         OrquestraError: No Ollama answers (the message names the fix).
     """
-    bind_host = host or settings.serve_host
-    api_key_set = bool(settings.api_key.get_secret_value())
-    refusal = bind_refusal(bind_host, api_key_set=api_key_set, open_access=open_access)
-    if refusal:
-        raise SettingsError(refusal)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactSecrets())
-    # One line per swap (with its stages, from `_log_swap`), not one per HTTP call.
-    for noisy in ("orquestra.scheduler.swap_log", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    bind_host = checked_bind_host(settings, host, open_access=open_access)
+    serving_logs()
+    # One line per swap (with its stages, from `_log_swap`), not the swap log's own.
+    logging.getLogger("orquestra.scheduler.swap_log").setLevel(logging.WARNING)
     manager = build_model_manager(settings.model_copy(update={"orquestra_url": "none"}))
     manager.subscribe(_log_swap)
     app = create_app(
@@ -224,3 +220,26 @@ def run_scheduler(
             config.port,
         )
     server.run()
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    idle_exit_s: float | None = None,
+    open_access: bool = False,
+    nodes: list[str] | None = None,
+) -> None:
+    """`orquestra serve`: a front for the nodes given, else this GPU's scheduler.
+
+    Nodes come from `nodes` (`--node`) or `ORQUESTRA_NODES`; the scheduler budgets the GPU
+    `settings.gpu_index` names (`--gpu`).
+    """
+    urls = [http_url(u, "http://127.0.0.1:11435") for u in nodes or []] or settings.node_urls
+    if urls:
+        from orquestra.front.app import run_front
+
+        run_front(settings, urls, host=host, port=port, open_access=open_access)
+        return
+    run_scheduler(settings, host=host, port=port, idle_exit_s=idle_exit_s, open_access=open_access)

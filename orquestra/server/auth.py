@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from collections.abc import Callable
 
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orquestra.client.wire import CHALLENGE_HEADER, PROOF_HEADER
-from orquestra.credentials import api_proof, bearer_matches, proofs_header, user_proof
+from orquestra.credentials import (
+    api_proof,
+    bearer_matches,
+    load_user_key,
+    proofs_header,
+    user_proof,
+)
+from orquestra.policy.access import allowed_origins
 from orquestra.policy.auth import Admission, AuthRules, Peer, admit
-from orquestra.server.peers import peer_uid
+from orquestra.server.guard import BodyLimit, BrowserGuard
+from orquestra.server.peers import can_tell_peers, peer_uid
+from orquestra.settings import Settings
 
 # Where a route finds who the request counts as (`request.state.client`).
 CLIENT_STATE = "client"
@@ -99,3 +110,28 @@ class ClientAuth:
             await send(message)
 
         await self.app(scope, receive, proving)
+
+
+def front_door(settings: Settings, *, bind_host: str, open_access: bool) -> list[Middleware]:
+    """What every request passes before a route: Host and Origin, who it is, its size.
+
+    Raises:
+        SettingsError: The user's key file cannot be used (the message names the fix).
+    """
+    api_key = settings.api_key.get_secret_value()
+    rules = AuthRules(
+        own_uid=os.geteuid() if hasattr(os, "geteuid") else None,
+        tells_peers=can_tell_peers(),
+        api_key_set=bool(api_key),
+        open_access=open_access,
+    )
+    return [
+        Middleware(BrowserGuard, bind_host=bind_host, origins=allowed_origins(settings.origins)),
+        Middleware(
+            ClientAuth,
+            rules=rules,
+            api_key=api_key,
+            user_key=load_user_key(settings.serve_key_file),
+        ),
+        Middleware(BodyLimit, max_bytes=int(settings.serve_max_body_mb * 2**20)),
+    ]

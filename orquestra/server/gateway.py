@@ -322,5 +322,28 @@ class Gateway:
             "ignored_unloads": dict(self.ignored_unloads),
             "upstream_retries": self.upstream_retries,
             "generations_stopped": llama_thread.stopped_total(),
+            "gpu_index": self.manager.settings.gpu_index,
+            "placement": self.placement_hints(status),
         }
         return status
+
+    def placement_hints(self, status: Mapping[str, Any]) -> dict[str, Any]:
+        """What a front needs to place a request here: free VRAM and each model's costs.
+
+        Costs are this scheduler's own measurements: the last load time and footprint of
+        each model it loaded, the last unload time of each it unloaded.
+        """
+        sizes = status["bytes"]
+        costs: dict[str, dict[str, float | int | None]] = {}
+        for event in self.manager.events:
+            loaded = costs.setdefault(event.to_model, {})
+            loaded["load_s"] = event.load_s
+            loaded["footprint"] = int(event.footprint_gb * 2**30) or None
+            for model in event.from_models:
+                costs.setdefault(model, {})["unload_s"] = event.unload_s
+        waiting = self.waiting + sum(self.asking.values())
+        return {
+            "free_bytes": max(0, int(sizes["budget"]) - int(sizes["vram_used"])),
+            "waiting": waiting,
+            "costs": costs,
+        }

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from orquestra import telemetry
 from orquestra.backends import llama_thread
 from orquestra.events import SwapEvent
+from orquestra.vram import NvmlProbe
 
 if TYPE_CHECKING:
     from orquestra.server.gateway import Gateway
@@ -113,6 +114,12 @@ class _StateCollector(Collector):
             leased.add_metric([state.model], float(state.leases))
             queued.add_metric([state.model], float(state.queued))
         yield from (loaded, leased, queued)
+        gpu = GaugeMetricFamily(
+            "orquestra_gpu_info", "The GPU this scheduler budgets (1).", labels=["index", "name"]
+        )
+        name = manager.probe.name() if isinstance(manager.probe, NvmlProbe) else None
+        gpu.add_metric([str(manager.settings.gpu_index), name or ""], 1.0)
+        yield gpu
         yield GaugeMetricFamily(
             "orquestra_vram_used_bytes",
             "VRAM in use (NVML, else the models the server reports resident).",

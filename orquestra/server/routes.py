@@ -23,7 +23,14 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from orquestra.client.wire import EXIT_PATH, LEASE_HEADER, LEASE_PATH, LINEUP_PATH, STATUS_PATH
+from orquestra.client.wire import (
+    EXIT_PATH,
+    HOME_PATH,
+    LEASE_HEADER,
+    LEASE_PATH,
+    LINEUP_PATH,
+    STATUS_PATH,
+)
 from orquestra.errors import OrquestraError
 from orquestra.lineup import Lineup, ModelSpec
 from orquestra.policy.lease_bounds import expiry_message
@@ -244,6 +251,17 @@ async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
 
 
 @answers_like_ollama
+async def home(request: Request) -> Response:
+    """Set the role whose model this scheduler brings back when idle (`none`: none)."""
+    body = await json_body(request)
+    role = body.get("role")
+    if role not in ("brain", "executor", "none"):
+        raise ValueError("role must be 'brain', 'executor' or 'none'")
+    gateway_of(request).manager.set_home_role(role)
+    return JSONResponse({"home_role": role})
+
+
+@answers_like_ollama
 async def lineup(request: Request) -> Response:
     """Register a client's lineup; answer it as served (409 for another upstream)."""
     served = gateway_of(request).manager.register(Lineup.from_dict(await json_body(request)))
@@ -293,5 +311,6 @@ def native_routes() -> list[Route]:
         Route(STATUS_PATH, status, methods=["GET"]),
         Route(LEASE_PATH, lease, methods=["POST"]),
         Route(LINEUP_PATH, lineup, methods=["POST"]),
+        Route(HOME_PATH, home, methods=["POST"]),
         Route(EXIT_PATH, exit_when_idle, methods=["POST"]),
     ]

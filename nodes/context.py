@@ -33,6 +33,7 @@ ENVIRONMENT = {
     "rescue_attempts": "ORQUESTRA_RESCUE_ATTEMPTS",
     "confirm_scripts": "ORQUESTRA_CONFIRM_SCRIPTS",
     "workspace_dir": "ORQUESTRA_WORKSPACE",
+    "apply_changes": "ORQUESTRA_APPLY",
 }
 
 
@@ -104,7 +105,17 @@ class Context:
     )
     workspace_dir: str = field(
         default=".",
-        metadata={"description": "Directory the brain's read-only workspace tools can read."},
+        metadata={
+            "description": "The user's project: the brain reads it; fixes and refactors of "
+            "its files run on a private copy with its own tests."
+        },
+    )
+    apply_changes: bool = field(
+        default=False,
+        metadata={
+            "description": "Write an accepted fix or refactor to the workspace's files "
+            "(never a file changed since the run read it)."
+        },
     )
 
     def __post_init__(self) -> None:

@@ -22,6 +22,8 @@ from nodes.common import manager_for, request_text, tail
 from nodes.context import Context, context_of
 from nodes.solve import coder_messages, strategies, write_until_accepted
 from nodes.state import State
+from nodes.workspace_job import WorkspaceJob
+from nodes.workspace_step import work_on_workspace
 from orquestra.language import detect_language
 
 # How much of an earlier step's output a later step sees.
@@ -40,6 +42,9 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write and run every code step in one executor residency."""
     context = context_of(runtime)
     manager = await manager_for(context)
+    if job := state.get("workspace_job"):  # the user's files, with the project's tests
+        async with manager.use("executor") as chat:
+            return await work_on_workspace(chat, state, context, WorkspaceJob.from_dict(job))
     runs: list[dict[str, Any]] = []
     hybrid = state.get("task_type") == "hybrid"
     if hybrid or context.rescue_attempts:

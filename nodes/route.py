@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from pathlib import Path
 from typing import Any, cast
 
 from langgraph.runtime import Runtime
@@ -10,6 +13,7 @@ from nodes.common import manager_for, request_text
 from nodes.context import Context, context_of
 from nodes.state import RESET, State
 from nodes.stream import RouteEvent, emit
+from nodes.workspace_job import workspace_job
 from orquestra.errors import RequestTooLongError
 from orquestra.language import detect_language
 from orquestra.router import (
@@ -27,7 +31,26 @@ ROUTER = IntelligentRouter()
 CHARS_PER_TOKEN = 4.0
 # Room each model needs beside the request: system prompt, plan or results, the reply.
 PROMPT_RESERVE_TOKENS = 1536
+# Files a workspace is searched for the names a request gives (the first found, in order).
+MAX_WORKSPACE_FILES = 5000
+# Directories never searched (tools' and environments' own).
+SKIPPED_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox"})
 CONTEXT_VARIABLES = {"brain": "ORQUESTRA_BRAIN_NUM_CTX", "executor": "ORQUESTRA_EXECUTOR_NUM_CTX"}
+
+
+def workspace_files(root: Path) -> list[str]:
+    """The workspace's files, as relative paths (blocking: call it in a thread)."""
+    found: list[str] = []
+    if not root.is_dir():
+        return found
+    for directory, subdirs, names in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
+        base = Path(directory).relative_to(root)
+        for name in sorted(names):
+            found.append((base / name).as_posix())
+            if len(found) >= MAX_WORKSPACE_FILES:
+                return found
+    return found
 
 
 def check_fits(text: str, contexts: dict[str, int]) -> None:
@@ -64,7 +87,18 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         )
     else:
         decision = ROUTER.classify(text)
-    if decision.confidence < ASK_MODEL_BELOW and text.strip():
+    job = None
+    if forced in ("auto", "code"):
+        files = await asyncio.to_thread(workspace_files, Path(context.workspace_dir))
+        job = workspace_job(text, files)
+    if job is not None:
+        decision = RouteDecision(
+            "code",
+            "executor",
+            1.0,
+            (f"a {job.kind} of the workspace's {', '.join(job.files + job.tests)}",),
+        )
+    elif decision.confidence < ASK_MODEL_BELOW and text.strip():
         resident = (await manager.status()).current_role
         if resident is not None:
             async with manager.use(resident) as chat:
@@ -102,4 +136,6 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "language": detect_language(text),
         "executions": [RESET],
         "swaps": [RESET],
+        "workspace_job": job.as_dict() if job else None,
+        "workspace": {},
     }

@@ -50,5 +50,9 @@ class State(TypedDict, total=False):
     """Code steps whose candidates all failed, for the brain to rescue."""
     language: str
     """Language of the request (en, pt, es): answers, plans and explanations use it."""
+    workspace_job: dict[str, Any] | None
+    """A fix or refactor of the user's files (`nodes.workspace_job.WorkspaceJob.as_dict`)."""
+    workspace: dict[str, Any]
+    """What the executor did to them: the accepted diff, and whether it was applied."""
     error: str | None
     """Why the run stopped early (a model not pulled, too large, refused by the policy)."""

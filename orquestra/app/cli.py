@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orquestra.app.cli_support import EXIT_BAD_INPUT, Shell, fail, guarded, read_request, run_async
-from orquestra.app.run_cmd import run_request
+from orquestra.app.run_cmd import run_context, run_request
 from orquestra.app.run_view import state_json
 from orquestra.app.threads import check_thread_id, new_thread_id, resume_command
 from orquestra.checkpoints import checkpoint_store
@@ -92,6 +92,18 @@ def run(
             "--resume", help="Finish the thread's interrupted run (ORQUESTRA_DB_URL keeps it)."
         ),
     ] = False,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            help="Your project (ORQUESTRA_WORKSPACE): fixes and refactors of its files run "
+            "on a private copy with its own tests.",
+        ),
+    ] = None,
+    apply: Annotated[
+        bool,
+        typer.Option("--apply", help="Write an accepted fix or refactor to the workspace."),
+    ] = False,
 ) -> None:
     """Run one request through the workflow: route, swaps, code runs, answer."""
     if resume and thread is None:
@@ -111,9 +123,18 @@ def run(
     settings = guarded(lambda: load_settings(**overrides))
     store = guarded(lambda: checkpoint_store(settings.db_url.get_secret_value()))
     thread_id = guarded(lambda: check_thread_id(thread)) if thread else new_thread_id()
+    if workspace is not None and not workspace.is_dir():
+        fail(f"--workspace {workspace}: no such directory.", EXIT_BAD_INPUT)
+    context = guarded(lambda: run_context(workspace, apply))
     final = run_async(
         lambda: run_request(
-            text, thread=thread_id, store=store, settings=settings, console=console, as_json=as_json
+            text,
+            thread=thread_id,
+            store=store,
+            settings=settings,
+            console=console,
+            as_json=as_json,
+            context=context,
         ),
         resume_with=resume_command(thread_id) if store.persistent else None,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -36,8 +37,12 @@ async def run_request(
     settings: Settings,
     console: Console,
     as_json: bool,
+    context: Context | None = None,
 ) -> dict[str, Any]:
-    """Run `message` on `thread` (or, with no message, resume its interrupted run)."""
+    """Run `message` on `thread` (or, with no message, resume its interrupted run).
+
+    `context`: the run's context (its workspace and whether to apply changes to it).
+    """
     from langchain_core.messages import HumanMessage
 
     async with open_store(store) as saver:
@@ -62,7 +67,9 @@ async def run_request(
         request: State | None = None
         if not start.resume:
             request = {"messages": [HumanMessage(message or "")]}
-        return await _stream(graph, request, config, settings, console, as_json)
+        return await _stream(
+            graph, request, config, settings, console, as_json, context or Context()
+        )
 
 
 async def _stream(
@@ -72,6 +79,7 @@ async def _stream(
     settings: Settings,
     console: Console,
     as_json: bool,
+    context: Context,
 ) -> dict[str, Any]:
     from langchain_core.messages import AIMessageChunk
 
@@ -82,7 +90,6 @@ async def _stream(
 
         # A first run fetches the models (1.5 GiB, once): show it, not a silent minute.
         await asyncio.to_thread(fetch_embedded, manager.settings.cache_dir, console)
-    context = Context()
     final: dict[str, Any] = {}
     view = RunView(console)
     try:
@@ -112,3 +119,13 @@ async def _stream(
     finally:
         await manager.aclose()
     return final
+
+
+def run_context(workspace: Path | None, apply: bool) -> Context:
+    """The run's context: the flags over the environment (`ORQUESTRA_WORKSPACE`, …)."""
+    given: dict[str, Any] = {}
+    if workspace is not None:
+        given["workspace_dir"] = str(workspace.resolve())
+    if apply:
+        given["apply_changes"] = True
+    return Context(**given)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -116,3 +117,27 @@ def test_models_setup_reports_an_unknown_base(demo: FakeOllamaState) -> None:
     demo.registry = {}
     result = runner.invoke(app, ["models", "setup", "--brain-base", "nope:1b"])
     assert result.exit_code == 1 and "file does not exist" in result.stderr
+
+
+def test_run_with_a_workspace_shows_the_diff_and_apply_writes_it(
+    demo: FakeOllamaState, tmp_path: Path
+) -> None:
+    from tests.graph.test_workspace_path import BUGGY, FIXED, REQUEST, fixed_reply, project
+    from tests.graph_support import EXECUTOR
+
+    root = project(tmp_path / "proj")
+    demo.script(EXECUTOR, fixed_reply())
+    shown = runner.invoke(app, ["run", "--workspace", str(root), REQUEST])
+    assert shown.exit_code == 0, shown.output
+    assert "+        if v > best:" in shown.stdout and "orquestra run --apply" in shown.stdout
+    assert (root / "solution.py").read_text() == BUGGY
+    demo.script(EXECUTOR, fixed_reply())
+    applied = runner.invoke(app, ["run", "--workspace", str(root), "--apply", REQUEST])
+    assert applied.exit_code == 0, applied.output
+    assert "Applied to your files" in applied.stdout
+    assert (root / "solution.py").read_text() == FIXED
+
+
+def test_run_refuses_a_workspace_that_is_not_a_directory(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--workspace", str(tmp_path / "nope"), "fix a.py"])
+    assert result.exit_code == 2 and "no such directory" in result.output

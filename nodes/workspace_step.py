@@ -105,19 +105,33 @@ def verdict_of(job: WorkspaceJob, before: TestReport, after: TestReport) -> Verd
 
 
 async def work_on_workspace(
-    chat: BaseChatModel, state: Mapping[str, Any], context: Context, job: WorkspaceJob
+    chat: BaseChatModel,
+    state: Mapping[str, Any],
+    context: Context,
+    job: WorkspaceJob,
+    *,
+    by: str = "executor",
 ) -> dict[str, Any]:
-    """Run the job's attempts on a private copy; the state update with the answer."""
+    """Run the job's attempts on a private copy; the state update with the answer.
+
+    The executor has `max_attempts`; when none is accepted and `rescue_attempts` allows,
+    the step is left to the brain (`pending_rescue`), which gets `rescue_attempts` more,
+    starting from the executor's last failure.
+    """
+    earlier = [r for r in state.get("executions", []) if r.get("workspace")]
+    attempts = context.max_attempts if by == "executor" else max(context.rescue_attempts, 1)
     source = Path(context.workspace_dir)
     copy = await acopy_workspace(source)
     runs: list[dict[str, Any]] = []
-    feedback, accepted = "", False
+    feedback = str(earlier[-1].get("feedback", "")) if earlier else ""
+    accepted = False
     try:
         sizes = {path: stamp.size for path, stamp in copy.stamps.items()}
         originals = await aread_files(copy, shown_files(job, list(sizes), sizes))
         before = await arun_project_tests(copy, timeout_s=context.execution_timeout_s)
-        for attempt in range(1, context.max_attempts + 1):
-            if attempt > 1:  # each attempt starts from the user's files as they were
+        first = len(earlier) + 1
+        for attempt in range(first, first + attempts):
+            if attempt > first:  # each attempt starts from the user's files as they were
                 await adiscard(copy)
                 copy = await acopy_workspace(source)
             reply = await chat.ainvoke(
@@ -130,12 +144,12 @@ async def work_on_workspace(
             after = await arun_project_tests(copy, timeout_s=context.execution_timeout_s)
             verdict = verdict_of(job, before, after)
             accepted = bool(verdict.ok) and bool(edits)
-            runs.append(_run_record(attempt, edits, after, accepted))
-            if accepted:
-                break
             feedback = (
                 "it changed no file" if not edits else f"{verdict.reason}\n{report_text(after)}"
             )
+            runs.append(_run_record(attempt, by, edits, after, accepted, feedback))
+            if accepted:
+                break
         diff = await aunified_diff(copy) if accepted else ""
         applied, refused = None, ""
         if accepted and context.apply_changes:
@@ -145,7 +159,10 @@ async def work_on_workspace(
                 refused = str(exc)
     finally:
         await adiscard(copy)
-    answer = _answer(job, before, runs, diff, applied.shown if applied else None, refused)
+    if not accepted and by == "executor" and context.rescue_attempts > 0:
+        return {"executions": runs, "pending_rescue": [1]}  # the brain tries next
+    every = [*earlier, *runs]
+    answer = _answer(job, before, every, diff, applied.shown if applied else None, refused)
     return {
         "executions": runs,
         "pending_rescue": [],
@@ -160,12 +177,19 @@ async def work_on_workspace(
 
 
 def _run_record(
-    attempt: int, edits: Mapping[str, str], after: TestReport, accepted: bool
+    attempt: int,
+    by: str,
+    edits: Mapping[str, str],
+    after: TestReport,
+    accepted: bool,
+    feedback: str,
 ) -> dict[str, Any]:
     return {
         "step": 1,
         "attempt": attempt,
-        "by": "executor",
+        "by": by,
+        "workspace": True,
+        "feedback": "" if accepted else feedback,
         "code": "\n\n".join(f"# {p}\n{t}" for p, t in edits.items()),
         "stdout": tail(after.output),
         "stderr": "",

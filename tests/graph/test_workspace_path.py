@@ -8,7 +8,7 @@ from typing import Any
 from graph import Context
 from orquestra.manager import ModelManager
 from tests.fakes.ollama import FakeOllamaState
-from tests.graph_support import EXECUTOR, bodies_for, user
+from tests.graph_support import BRAIN, EXECUTOR, bodies_for, user
 
 BUGGY = (
     "def largest(values):\n"
@@ -110,3 +110,23 @@ async def test_a_file_edited_during_the_run_refuses_the_apply(
     )
     assert "solution.py" in (final.get("error") or final["messages"][-1].content)
     assert (root / "solution.py").read_text().endswith("# the user's own edit\n")
+
+
+async def test_when_the_executor_cannot_the_brain_fixes_it_from_its_last_failure(
+    graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
+) -> None:
+    root = project(tmp_path / "proj")
+    wrong = "def largest(values):\n    return values[0]\n"
+    state.script(EXECUTOR, *[fixed_reply(wrong)] * 3)
+    state.script(BRAIN, fixed_reply())
+    final = await graph.ainvoke(
+        user(REQUEST), context=Context(workspace_dir=str(root), apply_changes=True)
+    )
+    runs = final["executions"]
+    assert [(r["by"], r["accepted"]) for r in runs] == [("executor", False)] * 3 + [
+        ("brain", True)
+    ]
+    assert [s["to_role"] for s in final["swaps"]] == ["executor", "brain"]
+    prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
+    assert "rejected" in prompt and "test_largest" in prompt  # the executor's last failure
+    assert (root / "solution.py").read_text() == FIXED

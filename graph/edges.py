@@ -16,15 +16,24 @@ from nodes.state import State
 
 
 def after_route(state: State) -> Literal["swap_to_brain", "swap_to_executor"]:
-    """Brain paths (conversation, planning, hybrid) or the executor's code path."""
-    return "swap_to_executor" if state.get("task_type") == "code" else "swap_to_brain"
+    """Brain paths (conversation, planning, hybrid, a workspace draft) or the code path."""
+    if state.get("task_type") == "code" and not state.get("workspace_job"):
+        return "swap_to_executor"
+    return "swap_to_brain"
 
 
-def after_brain_swap(state: State) -> Literal["respond", "plan", "__end__"]:
-    """A hybrid task is planned; conversation and planning are answered; a failed swap ends."""
+def after_brain_swap(state: State) -> Literal["respond", "plan", "draft", "__end__"]:
+    """A workspace job is drafted, a hybrid task planned, the rest answered; a failed swap ends."""
     if state.get("error"):
         return "__end__"
+    if state.get("workspace_job"):
+        return "draft"
     return "plan" if state.get("task_type") == "hybrid" else "respond"
+
+
+def after_draft(state: State) -> Literal["swap_to_executor", "__end__"]:
+    """A draft the tests accepted (or an answer given) ends; else the executor repairs it."""
+    return "__end__" if state.get("workspace") or state.get("error") else "swap_to_executor"
 
 
 def after_respond(state: State) -> Literal["brain_tools", "__end__"]:
@@ -42,6 +51,8 @@ def after_plan(state: State) -> Literal["swap_to_executor", "reflect"]:
 
 def after_execute(state: State) -> Literal["swap_back_to_brain", "__end__"]:
     """Back to the brain to reflect (hybrid) or to rescue failed steps; else the end."""
+    if state.get("workspace_job"):  # the executor's repair of the brain's draft is the last step
+        return "__end__"
     if state.get("task_type") == "hybrid" or state.get("pending_rescue"):
         return "swap_back_to_brain"
     return "__end__"

@@ -4,6 +4,8 @@ Every edge that crosses from one model to the other goes through a swap node, so
 then execute" is a visible path in Studio:
 
     START → route ─┬─ swap_to_brain ─┬─ respond ⇄ brain_tools → END
+                   │                 ├─ draft ─┬─ END (the tests pass)
+                   │                 │         └─ swap_to_executor → execute (repair) → END
                    │                 └─ plan ─┬─ swap_to_executor → execute ─┬─ END (code)
                    │                          └─ reflect                     └─ swap_back_to_brain
                    └─ swap_to_executor → execute                        ─┬─ rescue ─┬─ reflect
@@ -13,7 +15,9 @@ then execute" is a visible path in Studio:
                                                                  └─ END
 
 The executor's code runs against checks taken from the request; when all its candidates
-fail, the brain rescues the step (`rescue`), with no extra swap on a hybrid task. Which
+fail, the brain rescues the step (`rescue`), with no extra swap on a hybrid task. A job on
+the user's files (a workspace fix or refactor) is drafted by the brain and, when the
+project's tests reject the draft, repaired by the executor from their output. Which
 node follows which is decided by the edge functions in `graph.edges`.
 """
 
@@ -28,6 +32,7 @@ from langgraph.graph.state import CompiledStateGraph
 from graph.edges import (
     after_brain_return,
     after_brain_swap,
+    after_draft,
     after_execute,
     after_plan,
     after_reflect,
@@ -37,6 +42,7 @@ from graph.edges import (
     unless_failed,
 )
 from nodes.context import Context
+from nodes.draft import draft
 from nodes.execute import execute
 from nodes.plan import plan
 from nodes.reflect import reflect
@@ -55,6 +61,7 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
     workflow.add_node("respond", respond)
     workflow.add_node("brain_tools", run_brain_tools)
     workflow.add_node("plan", plan)
+    workflow.add_node("draft", draft)
     workflow.add_node("swap_to_executor", make_swap_node("executor"))
     workflow.add_node("execute", execute)
     workflow.add_node("swap_back_to_brain", make_swap_node("brain"))
@@ -63,10 +70,13 @@ def create_workflow() -> StateGraph[State, Context, State, State]:
 
     workflow.add_edge(START, "route")
     workflow.add_conditional_edges("route", after_route, ["swap_to_brain", "swap_to_executor"])
-    workflow.add_conditional_edges("swap_to_brain", after_brain_swap, ["respond", "plan", END])
+    workflow.add_conditional_edges(
+        "swap_to_brain", after_brain_swap, ["respond", "plan", "draft", END]
+    )
     workflow.add_conditional_edges("respond", after_respond, ["brain_tools", END])
     workflow.add_edge("brain_tools", "respond")
     workflow.add_conditional_edges("plan", after_plan, ["swap_to_executor", "reflect"])
+    workflow.add_conditional_edges("draft", after_draft, ["swap_to_executor", END])
     workflow.add_conditional_edges("swap_to_executor", unless_failed("execute"), ["execute", END])
     workflow.add_conditional_edges("execute", after_execute, ["swap_back_to_brain", END])
     workflow.add_conditional_edges(

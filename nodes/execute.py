@@ -42,9 +42,11 @@ async def execute(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Write and run every code step in one executor residency."""
     context = context_of(runtime)
     manager = await manager_for(context)
-    if job := state.get("workspace_job"):  # the user's files, with the project's tests
+    if job := state.get("workspace_job"):  # the brain's draft, repaired from the tests
         async with manager.use("executor") as chat:
-            return await work_on_workspace(chat, state, context, WorkspaceJob.from_dict(job))
+            return await work_on_workspace(
+                chat, state, context, WorkspaceJob.from_dict(job), by="executor"
+            )
     runs: list[dict[str, Any]] = []
     hybrid = state.get("task_type") == "hybrid"
     if hybrid or context.rescue_attempts:

@@ -33,8 +33,6 @@ from nodes.context import Context, context_of
 from nodes.grounding import same_result
 from nodes.solve import CodeTask, coder_messages, rescue_strategies, write_until_accepted
 from nodes.state import State
-from nodes.workspace_job import WorkspaceJob
-from nodes.workspace_step import work_on_workspace
 from orquestra.language import detect_language
 
 # How much of the last output a revision shows the brain.
@@ -63,11 +61,6 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Have the brain write every pending step: failed, unverified, or sent back to revise."""
     context = context_of(runtime)
     manager = await manager_for(context)
-    if job := state.get("workspace_job"):  # the user's files: the brain's turn at them
-        async with manager.use("brain") as chat:
-            return await work_on_workspace(
-                chat, state, context, WorkspaceJob.from_dict(job), by="brain"
-            )
     pending = set(state.get("pending_rescue") or [])
     executions = state.get("executions", [])
     runs: list[dict[str, Any]] = []

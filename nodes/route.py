@@ -94,9 +94,12 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if job is not None:
         decision = RouteDecision(
             "code",
-            "executor",
+            "brain",
             1.0,
-            (f"a {job.kind} of the workspace's {', '.join(job.files + job.tests)}",),
+            (
+                f"a {job.kind} of the workspace's {', '.join(job.files + job.tests)}: the "
+                "brain drafts it, the executor repairs it from the tests",
+            ),
         )
     elif decision.confidence < ASK_MODEL_BELOW and text.strip():
         resident = (await manager.status()).current_role

@@ -4,8 +4,8 @@ A request is a workspace job when a workspace is set and the request both asks t
 (fix, debug, a failing test, a bug) or to restructure (refactor, rename, split, extract,
 move) and names something in the workspace: a file (`parser.py`, `tests/test_parser.py`)
 or a test (`test_parse_empty`, `tests/test_parser.py::test_parse_empty`). Such a request
-goes to the code path with the workspace; the executor's answer is new contents for the
-files it changes, given as fenced blocks under their paths (`file_blocks`).
+goes to the code path with the workspace (`nodes.workspace_step`): the brain drafts the
+change, the executor repairs it from the project's tests.
 """
 
 from __future__ import annotations
@@ -30,13 +30,6 @@ _FIX = re.compile(rf"\b({FIX_WORDS})\b", re.IGNORECASE)
 _REFACTOR = re.compile(rf"\b({REFACTOR_WORDS})\b", re.IGNORECASE)
 # A test id (pytest's node id, or a bare test function's name).
 _TEST_ID = re.compile(r"(?<![\w/.-])(?:[\w./-]+\.py::)?test_\w+(?![\w/-]|\.\w)")
-# Where a fenced block's path may be: on the line before it, or after the opening fence.
-_BLOCK = re.compile(
-    r"(?:^|\n)(?:[#*`\s]*(?P<before>[\w./-]+\.\w+)[`*:\s]*\n)?"  # the path before
-    r"```[\w+-]*[ \t]*(?P<inline>[\w./-]+\.\w+)?[ \t]*\n"  # the fence, maybe a path
-    r"(?P<body>.*?)\n```",
-    re.DOTALL,
-)
 
 
 @dataclass(frozen=True)
@@ -95,18 +88,3 @@ def _named_files(text: str, workspace_files: Iterable[str]) -> tuple[str, ...]:
         if unique and re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w/-])", text):
             found.append(paths[0])
     return tuple(found)
-
-
-def file_blocks(answer: str) -> dict[str, str]:
-    """The files an answer gives, path -> new content (a fenced block under its path).
-
-    A path may stand on the line before the fence (`parser.py`, `**parser.py**`,
-    `# parser.py`) or after the opening fence (```` ```python parser.py ````); blocks
-    without a path are not files and are left out.
-    """
-    files: dict[str, str] = {}
-    for match in _BLOCK.finditer(answer):
-        path = match.group("inline") or match.group("before")
-        if path and not path.startswith("/") and ".." not in path.split("/"):
-            files[path.removeprefix("./")] = match.group("body") + "\n"
-    return files

@@ -1,4 +1,4 @@
-"""The executor fixes and refactors the user's files: a private copy, the project's tests."""
+"""The pair fixes and refactors the user's files: the brain drafts, the executor repairs."""
 
 from __future__ import annotations
 
@@ -42,22 +42,29 @@ async def test_a_failing_test_is_fixed_on_a_copy_and_the_users_files_stay_as_the
     graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
 ) -> None:
     root = project(tmp_path / "proj")
-    state.script(EXECUTOR, fixed_reply())
+    state.script(BRAIN, fixed_reply())
     final = await graph.ainvoke(user(REQUEST), context=Context(workspace_dir=str(root)))
     assert final["task_type"] == "code" and final["workspace"]["accepted"] is True
     assert (root / "solution.py").read_text() == BUGGY  # untouched without --apply
     answer = final["messages"][-1].content
     assert "-        if v < best:" in answer and "+        if v > best:" in answer
-    assert "Before: 1 passed, 1 failed" in answer and "2 passed of 2" in answer
-    prompt = bodies_for(state.requests, EXECUTOR)[0]["messages"][-1]["content"]
-    assert BUGGY.splitlines()[3] in prompt and "test_largest" in prompt  # files and failures
+    assert "Before: 1 passed, 1 failed (test_solution.py::test_largest)" in answer
+    assert "2 passed of 2" in answer
+    messages = bodies_for(state.requests, BRAIN)[0]["messages"]
+    # Asked as it answers alone: no system prompt of ours, the files and pytest's output.
+    assert [m["role"] for m in messages] == ["user"]
+    prompt = messages[0]["content"]
+    assert prompt.startswith(REQUEST) and BUGGY.splitlines()[3] in prompt
+    assert "Output of `pytest`" in prompt and "test_largest" in prompt
+    assert [s["to_role"] for s in final["swaps"]] == ["brain"]  # accepted: no executor
+    assert bodies_for(state.requests, EXECUTOR) == []
 
 
 async def test_with_apply_the_change_reaches_the_users_files(
     graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
 ) -> None:
     root = project(tmp_path / "proj")
-    state.script(EXECUTOR, fixed_reply())
+    state.script(BRAIN, fixed_reply())
     final = await graph.ainvoke(
         user(REQUEST), context=Context(workspace_dir=str(root), apply_changes=True)
     )
@@ -66,18 +73,22 @@ async def test_with_apply_the_change_reaches_the_users_files(
     assert (root / "test_solution.py").read_text() == TESTS
 
 
-async def test_a_change_that_breaks_tests_is_retried_with_the_failures(
+async def test_a_draft_the_tests_reject_is_repaired_by_the_executor_from_their_output(
     graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
 ) -> None:
     root = project(tmp_path / "proj")
     wrong = "def largest(values):\n    return values[0]\n"
-    state.script(EXECUTOR, fixed_reply(wrong), fixed_reply())
+    state.script(BRAIN, fixed_reply(wrong))
+    state.script(EXECUTOR, fixed_reply())
     final = await graph.ainvoke(
         user(REQUEST), context=Context(workspace_dir=str(root), apply_changes=True)
     )
-    assert [r["accepted"] for r in final["executions"]] == [False, True]
-    second = bodies_for(state.requests, EXECUTOR)[1]["messages"][-1]["content"]
-    assert "rejected" in second and "test_largest" in second
+    runs = final["executions"]
+    assert [(r["by"], r["accepted"]) for r in runs] == [("brain", False), ("executor", True)]
+    assert [s["to_role"] for s in final["swaps"]] == ["brain", "executor"]
+    repair = bodies_for(state.requests, EXECUTOR)[0]["messages"][-1]["content"]
+    assert wrong in repair  # the draft's file, not the user's
+    assert "rejected" in repair and "test_largest" in repair  # and why the tests refuse it
     assert (root / "solution.py").read_text() == FIXED
 
 
@@ -86,12 +97,14 @@ async def test_a_fix_that_edits_the_tests_is_not_a_fix(
 ) -> None:
     root = project(tmp_path / "proj")
     cheat = "test_solution.py\n```python\ndef test_nothing():\n    pass\n```\n"
-    state.script(EXECUTOR, *[cheat] * 3)
+    state.script(BRAIN, cheat)
+    state.script(EXECUTOR, cheat)
     final = await graph.ainvoke(
         user(REQUEST), context=Context(workspace_dir=str(root), apply_changes=True)
     )
     assert final["workspace"]["accepted"] is False
-    assert "Nothing was written" in final["messages"][-1].content
+    answer = final["messages"][-1].content
+    assert "Nothing was written" in answer and "changed nothing" in answer
     assert (root / "test_solution.py").read_text() == TESTS
 
 
@@ -104,7 +117,7 @@ async def test_a_file_edited_during_the_run_refuses_the_apply(
         (root / "solution.py").write_text(BUGGY + "# the user's own edit\n")
         return fixed_reply()
 
-    state.script(EXECUTOR, edit_then_answer)
+    state.script(BRAIN, edit_then_answer)
     final = await graph.ainvoke(
         user(REQUEST), context=Context(workspace_dir=str(root), apply_changes=True)
     )
@@ -112,21 +125,25 @@ async def test_a_file_edited_during_the_run_refuses_the_apply(
     assert (root / "solution.py").read_text().endswith("# the user's own edit\n")
 
 
-async def test_when_the_executor_cannot_the_brain_fixes_it_from_its_last_failure(
+async def test_a_refactor_is_accepted_only_when_the_asked_change_is_there(
     graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
 ) -> None:
     root = project(tmp_path / "proj")
-    wrong = "def largest(values):\n    return values[0]\n"
-    state.script(EXECUTOR, *[fixed_reply(wrong)] * 3)
-    state.script(BRAIN, fixed_reply())
+    (root / "solution.py").write_text(FIXED)
+    rename = "Rename `largest` in solution.py to `maximum` and update its uses"
+    # The brain's draft keeps every test passing but renames nothing.
+    state.script(BRAIN, fixed_reply(FIXED + "\n# tidied\n"))
+    renamed = FIXED.replace("largest", "maximum")
+    tests = TESTS.replace("largest", "maximum")
+    state.script(
+        EXECUTOR,
+        f"solution.py\n```python\n{renamed}```\n\ntest_solution.py\n```python\n{tests}```\n",
+    )
     final = await graph.ainvoke(
-        user(REQUEST), context=Context(workspace_dir=str(root), apply_changes=True)
+        user(rename), context=Context(workspace_dir=str(root), apply_changes=True)
     )
     runs = final["executions"]
-    assert [(r["by"], r["accepted"]) for r in runs] == [("executor", False)] * 3 + [
-        ("brain", True)
-    ]
-    assert [s["to_role"] for s in final["swaps"]] == ["executor", "brain"]
-    prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
-    assert "rejected" in prompt and "test_largest" in prompt  # the executor's last failure
-    assert (root / "solution.py").read_text() == FIXED
+    assert [(r["by"], r["accepted"]) for r in runs] == [("brain", False), ("executor", True)]
+    assert "the refactor is not done: no file defines `maximum`" in runs[0]["feedback"]
+    assert (root / "solution.py").read_text() == renamed
+    assert (root / "test_solution.py").read_text() == tests

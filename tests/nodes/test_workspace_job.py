@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.workspace_job import WorkspaceJob, file_blocks, workspace_job
+from nodes.workspace_job import WorkspaceJob, workspace_job
 
 FILES = ["parser.py", "tests/test_parser.py", "util/strings.py", "README.md", "a/x.py", "b/x.py"]
 
@@ -51,22 +51,3 @@ def test_other_requests_are_not_workspace_jobs(text: str) -> None:
 def test_a_job_travels_as_plain_data() -> None:
     job = WorkspaceJob("refactor", ("parser.py",), ("test_a",))
     assert WorkspaceJob.from_dict(job.as_dict()) == job
-
-
-def test_an_answer_gives_files_under_their_paths() -> None:
-    answer = (
-        "Here is the fix.\n\nparser.py\n```python\ndef parse(s):\n    return s.split()\n```\n"
-        "And a helper:\n\n```python util/strings.py\nX = 1\n```\n"
-        "**tests/test_new.py**\n```\ndef test_x():\n    assert True\n```\n"
-        "A snippet with no path:\n```python\nprint('hi')\n```\n"
-    )
-    assert file_blocks(answer) == {
-        "parser.py": "def parse(s):\n    return s.split()\n",
-        "util/strings.py": "X = 1\n",
-        "tests/test_new.py": "def test_x():\n    assert True\n",
-    }
-
-
-@pytest.mark.parametrize("path", ["/etc/passwd", "../outside.py", "a/../../b.py"])
-def test_a_path_outside_the_workspace_is_never_a_file(path: str) -> None:
-    assert file_blocks(f"{path}\n```python\nX = 1\n```\n") == {}

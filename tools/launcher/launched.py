@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -31,7 +32,21 @@ KILL_WAIT_S = 1.0
 CONFINE_FAILED = 125
 BOOTSTRAP_FAILED = 126
 # Cgroups stay busy for a moment after their last process exits; removed on a later run.
+# Runs end and start on several threads at once: the list is only touched under its lock.
 LATER: list[RunCgroup] = []
+_LATER_LOCK = threading.Lock()
+
+
+def remove_later(cgroup: RunCgroup) -> None:
+    """Keep `cgroup` to remove on a later run (it is still busy now)."""
+    with _LATER_LOCK:
+        LATER.append(cgroup)
+
+
+def retry_removals() -> None:
+    """Remove the cgroups kept for later that have emptied since; keep the others."""
+    with _LATER_LOCK:
+        LATER[:] = [cgroup for cgroup in LATER if not cgroup.remove()]
 
 
 @dataclass(frozen=True)
@@ -162,4 +177,4 @@ class Launched:
         if self.identity is not None and self.config.tier == "process":
             workdirs.remove_owned_by(self.identity.uid)
         if self.cgroup is not None and not self.cgroup.remove():
-            LATER.append(self.cgroup)
+            remove_later(self.cgroup)

@@ -10,7 +10,7 @@ import atexit
 import threading
 from collections import OrderedDict
 
-from tools.launcher.launched import LATER, Config, Launched
+from tools.launcher.launched import Config, Launched, retry_removals
 from tools.launcher.spawn import SPAWNER, launch
 
 # Distinct configurations that keep a spare at once (each spare is one idle interpreter).
@@ -90,5 +90,4 @@ POOL = SparePool()
 @atexit.register
 def _shutdown() -> None:
     POOL.clear()
-    for cgroup in LATER:
-        cgroup.remove()
+    retry_removals()

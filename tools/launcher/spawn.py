@@ -32,7 +32,7 @@ from tools.isolation import (
     unshare_command,
     unshare_view,
 )
-from tools.launcher.launched import LATER, Config, Launched
+from tools.launcher.launched import Config, Launched, retry_removals
 from tools.limits import MB, rlimit_setter
 from tools.processes import MARKER_VAR, open_pidfd
 from tools.workdirs import BOOTSTRAP_SOURCE
@@ -101,9 +101,7 @@ def launch(config: Config) -> Launched:
         OSError: The interpreter or the isolation tool could not be started.
     """
     _sweep_once()
-    for stale in list(LATER):
-        if stale.remove():
-            LATER.remove(stale)
+    retry_removals()
     linux = sys.platform.startswith("linux")
     identity = new_run_identity() if linux else None
     tier, limits = config.tier, config.limits

@@ -122,19 +122,23 @@ def test_models_setup_reports_an_unknown_base(demo: FakeOllamaState) -> None:
 def test_run_with_a_workspace_shows_the_diff_and_apply_writes_it(
     demo: FakeOllamaState, tmp_path: Path
 ) -> None:
-    from tests.graph.test_workspace_path import BUGGY, FIXED, REQUEST, fixed_reply, project
-    from tests.graph_support import EXECUTOR
+    from tests.graph.test_workspace_path import BUGGY, FIXED, fixed_reply, project
+    from tests.graph_support import BRAIN
 
     root = project(tmp_path / "proj")
-    demo.script(EXECUTOR, fixed_reply())
-    shown = runner.invoke(app, ["run", "--workspace", str(root), REQUEST])
+    request = "os testes de test_solution.py falham, corrija"
+    demo.script(BRAIN, fixed_reply())
+    shown = runner.invoke(app, ["run", "--workspace", str(root), request])
     assert shown.exit_code == 0, shown.output
-    assert "+        if v > best:" in shown.stdout and "orquestra run --apply" in shown.stdout
+    # The failing tests, the diff, the tests passing, and how to apply it.
+    assert "Antes: 1 passando, 1 falhando (test_solution.py::test_largest)" in shown.stdout
+    assert "-        if v < best:" in shown.stdout and "+        if v > best:" in shown.stdout
+    assert "Depois: 2 de 2 passando" in shown.stdout and "orquestra run --apply" in shown.stdout
     assert (root / "solution.py").read_text() == BUGGY
-    demo.script(EXECUTOR, fixed_reply())
-    applied = runner.invoke(app, ["run", "--workspace", str(root), "--apply", REQUEST])
+    demo.script(BRAIN, fixed_reply())
+    applied = runner.invoke(app, ["run", "--workspace", str(root), "--apply", request])
     assert applied.exit_code == 0, applied.output
-    assert "Applied to your files" in applied.stdout
+    assert "Aplicado aos seus arquivos" in applied.stdout
     assert (root / "solution.py").read_text() == FIXED
 
 

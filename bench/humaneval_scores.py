@@ -127,3 +127,12 @@ def report(
         print(table(["stopped after", "pass@1 %", "mean s (model + runs)", "marginal"], rows))
         rescued = [o for o in outcomes["code"] if any(r["by"] == "brain" for r in o.runs)]
         print(f"{len(rescued)} of {len(outcomes['code'])} problems reached the brain's rescue.")
+        if rescued and "brain" in outcomes:
+            bare = {o.task_id: o.passed for o in outcomes["brain"]}
+            solved = sum(o.passed for o in rescued)
+            alone = sum(bare.get(o.task_id, False) for o in rescued)
+            print(
+                f"On those, the code path solved {solved} and the bare brain {alone} "
+                f"(target: the rescue at least as many as the brain alone: "
+                f"{'ok' if solved >= alone else 'MISS'})."
+            )

@@ -1,8 +1,9 @@
 """The rescue node: the brain writes the code the executor could not, or could not verify.
 
-The brain, three times the executor's size, writes the step from the request itself
-(measured by bench/humaneval.py: shown the executor's failed attempt and its failing
-check instead, it solved the same problems, so the simpler prompt stays), then, if the
+The brain, three times the executor's size, writes the step from the request itself, a
+function asked as the brain answers best alone (`nodes.solve.rescue_messages`; measured
+by bench/humaneval.py: shown the executor's failed attempt and its failing check instead,
+it solved the same problems, so the simpler prompt stays), then, if the
 checks reject that and `rescue_attempts` allows, fixes its own code from the failing
 check or traceback. Functions the request gave no example to check come here too, and
 scripts, which no check can verify: the brain writes its own and the two results are
@@ -31,7 +32,7 @@ from nodes.code_tasks import code_tasks, run_timeout
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context, context_of
 from nodes.grounding import same_result
-from nodes.solve import CodeTask, coder_messages, rescue_strategies, write_until_accepted
+from nodes.solve import CodeTask, rescue_messages, rescue_strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
 
@@ -73,7 +74,7 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             written = await write_until_accepted(
                 chat,
                 task,
-                coder_messages(task),
+                rescue_messages(task),
                 rescue_strategies(max(context.rescue_attempts, 1)),
                 by="brain",
                 first_attempt=max(r["attempt"] for r in tried) + 1,

@@ -108,6 +108,22 @@ def coder_messages(task: CodeTask) -> list[AnyMessage]:
     return [SystemMessage(system), HumanMessage(prompt)]
 
 
+def rescue_messages(task: CodeTask) -> list[AnyMessage]:
+    """The brain's prompt: for a function, the request as the brain answers it best alone.
+
+    No system prompt of ours: the model's own chat template and default system prompt,
+    with the request (and, on a revision, the reviewer's words) as the only message. Asked
+    with the coder's system prompt instead, the rescue solved 7 of the 22 held-out problems
+    that reached it where the same brain asked bare solved 10 (issue 26). A script keeps
+    the coder's prompt: it must print its result to be checked at all.
+    """
+    if task.kind != "function":
+        return coder_messages(task)
+    feedback = f"\n\nReviewer's request: {task.feedback}" if task.feedback else ""
+    prompt = EXECUTOR_STEP.format(request=task.request, context=task.earlier, feedback=feedback)
+    return [HumanMessage(prompt)]
+
+
 def _record(
     task: CodeTask,
     attempt: int,

@@ -69,8 +69,10 @@ async def test_the_brain_writes_the_function_afresh_then_fixes_it_from_the_faili
         ("brain", True),
     ]
     fresh, fix = bodies_for(state.requests, BRAIN)[-2:]
-    # First from the request alone (the executor's mistakes are not shown to be copied) ...
-    assert SPEC.strip() in fresh["messages"][-1]["content"]
+    # First from the request alone (the executor's mistakes are not shown to be copied),
+    # asked as the brain answers alone: no system prompt of ours, the request verbatim ...
+    assert [m["role"] for m in fresh["messages"]] == ["user"]
+    assert fresh["messages"][0]["content"] == REQUEST
     assert "sorted(xs)[-2]" not in str(fresh["messages"])
     # ... then from its own failing check, with expected and actual values.
     assert "second_largest([7, 7, 2])" in fix["messages"][-1]["content"]

@@ -92,3 +92,28 @@ def _renamed_ids(before: TestReport, after: TestReport, ask: RefactorAsk | None)
         )
 
     return replace(before, passed=renamed(before.passed), failed=renamed(before.failed))
+
+
+def worth_repairing(
+    job: WorkspaceJob,
+    before: TestReport,
+    after: TestReport,
+    given: Mapping[str, str],
+    kept: Mapping[str, str],
+) -> bool:
+    """Whether a rejected draft goes to the executor to repair (pure).
+
+    A repair is worth its answer when the rejection says something the draft's author did
+    not know: the draft gave no file or a change that was not taken, the tests could not
+    run (a syntax error, a hang), their outcomes moved (some target passes now, or a test
+    that passed broke), or a refactor lacks the structure asked. A fix that left exactly
+    the same tests failing tells nothing new: the smaller model is not asked to find what
+    the larger one could not (measured in `bench/workspace.py`: such repairs never landed).
+    """
+    if not kept or set(given) != set(kept):
+        return True
+    if after.error or after.timed_out or (after.exit_code not in (0, 1)):
+        return True
+    if job.kind == "refactor":
+        return True
+    return after.failed != before.failed or after.passed != before.passed

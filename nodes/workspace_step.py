@@ -6,7 +6,9 @@ request, the files, pytest's output, one greedy answer; measured in `bench/works
 where the executor answering first cost the time of a second model and lost the brain's
 answers to the executor's accepted no-ops). When the project's tests reject that draft,
 the executor repairs it from the tests' output (the draft's files and the failures), up
-to `WORKSPACE_REPAIRS` times. Each attempt is written into a private copy of the workspace
+to `WORKSPACE_REPAIRS` times, when the rejection tells it something the brain did not
+know (`worth_repairing`: measured, a repair of a fix that left the same tests failing
+never landed). Each attempt is written into a private copy of the workspace
 (the user's files untouched), the project's tests run in the sandbox on that copy, and the
 attempt is judged: a fix must make the failing (or named) tests pass and keep every test
 that passed; a refactor must keep every test that passed and hold what the request asked
@@ -33,7 +35,13 @@ from nodes.refactor_asks import asked_refactor
 from nodes.solve import sampled
 from nodes.workspace_answer import workspace_answer
 from nodes.workspace_job import WorkspaceJob
-from nodes.workspace_judge import allowed_edits, not_taken, test_file, verdict_of
+from nodes.workspace_judge import (
+    allowed_edits,
+    not_taken,
+    test_file,
+    verdict_of,
+    worth_repairing,
+)
 from orquestra.language import detect_language
 from tools.changes import aapply, aunified_diff
 from tools.project_tests import TestReport, arun_project_tests
@@ -120,7 +128,7 @@ async def work_on_workspace(
     source = Path(context.workspace_dir)
     copy = await acopy_workspace(source)
     runs: list[dict[str, Any]] = []
-    accepted = False
+    accepted, worth = False, False
     try:
         sizes = {path: stamp.size for path, stamp in copy.stamps.items()}
         originals = await aread_files(copy, shown_files(job, list(sizes), sizes))
@@ -147,6 +155,7 @@ async def work_on_workspace(
             await awrite_files(copy, now)
             after = await arun_project_tests(copy, timeout_s=context.execution_timeout_s)
             verdict = verdict_of(job, before, after, ask, originals, now)
+            worth = worth_repairing(job, before, after, given, edits)
             accepted = verdict.ok
             rejected = verdict.reason + not_taken(sorted(set(given) - set(edits)))
             runs.append(_run_record(attempt, by, now, originals, after, accepted, rejected))
@@ -162,7 +171,7 @@ async def work_on_workspace(
                 refused = str(exc)
     finally:
         await adiscard(copy)
-    repair_next = not accepted and not repairing and context.max_attempts > 0
+    repair_next = not accepted and not repairing and context.max_attempts > 0 and worth
     if repair_next:
         return {"executions": runs}  # the executor repairs the draft next
     every = [*earlier, *runs]

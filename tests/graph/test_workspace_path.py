@@ -77,7 +77,7 @@ async def test_a_draft_the_tests_reject_is_repaired_by_the_executor_from_their_o
     graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
 ) -> None:
     root = project(tmp_path / "proj")
-    wrong = "def largest(values):\n    return values[0]\n"
+    wrong = "def largest(values):\n    return max(values[1:])\n"  # fixes one, breaks one
     state.script(BRAIN, fixed_reply(wrong))
     state.script(EXECUTOR, fixed_reply())
     final = await graph.ainvoke(
@@ -90,6 +90,19 @@ async def test_a_draft_the_tests_reject_is_repaired_by_the_executor_from_their_o
     assert wrong in repair  # the draft's file, not the user's
     assert "rejected" in repair and "test_largest" in repair  # and why the tests refuse it
     assert (root / "solution.py").read_text() == FIXED
+
+
+async def test_a_draft_that_leaves_the_same_tests_failing_is_not_sent_to_the_executor(
+    graph: Any, wired: ModelManager, state: FakeOllamaState, tmp_path: Path
+) -> None:
+    root = project(tmp_path / "proj")
+    state.script(BRAIN, fixed_reply(BUGGY.replace("return best", "return best  # the largest")))
+    final = await graph.ainvoke(user(REQUEST), context=Context(workspace_dir=str(root)))
+    assert [(r["by"], r["accepted"]) for r in final["executions"]] == [("brain", False)]
+    assert [s["to_role"] for s in final["swaps"]] == ["brain"]  # no swap for nothing new
+    assert bodies_for(state.requests, EXECUTOR) == []
+    answer = final["messages"][-1].content
+    assert "No change passed" in answer and "Still failing" in answer
 
 
 async def test_a_fix_that_edits_the_tests_is_not_a_fix(

@@ -134,6 +134,12 @@ async def through_graph(graph: Any, task: Task) -> Attempt:
             (str(r.get("by")) for r in final.get("executions", []) if r.get("accepted")), "-"
         ),
         "answers": str(sum(1 for r in final.get("executions", []) if r.get("workspace"))),
+        "rejected": " | ".join(
+            f"{r.get('by')}: {str(r.get('feedback', ''))[:160]}"
+            for r in final.get("executions", [])
+            if r.get("workspace") and not r.get("accepted")
+        )
+        or "-",
         "reply_files_solve": "-",
     }
     if reply_files:

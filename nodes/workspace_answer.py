@@ -81,7 +81,7 @@ def workspace_answer(
     if not diff or last is None:
         outcome = texts["none"].format(tried=texts["tried"].format(n=len(runs)))
         why = str(last.get("feedback", "")) if last else ""
-        quoted = f"\n\n{texts['last']}\n\n```\n{why}\n```" if why else ""
+        quoted = f"\n\n{texts['last']}\n\n```text\n{why}\n```" if why else ""
         return f"{outcome}\n\n{before_line}{quoted}"
     after_line = texts["after"].format(passed=last["checks_passed"], total=last["checks_total"])
     if applied is not None:

@@ -50,7 +50,7 @@ def test_a_draft_is_repaired_only_when_its_rejection_says_something_new() -> Non
     broken = report(set(), set(), exit_code=2, error="")
     assert worth_repairing(FIX, BEFORE, broken, CHANGE, CHANGE)  # the tests could not run
     assert worth_repairing(FIX, BEFORE, same, {}, {})  # no file: the executor writes its own
-    cheat = {**CHANGE, "test_solution.py": "x\n"}
-    assert worth_repairing(FIX, BEFORE, same, cheat, CHANGE)  # an edit that was not taken
+    cheat = {"test_solution.py": "x\n"}
+    assert not worth_repairing(FIX, BEFORE, same, cheat, {})  # it only tried to edit the tests
     refactor = WorkspaceJob("refactor", ("solution.py",), ())
     assert worth_repairing(refactor, BEFORE, same, CHANGE, CHANGE)  # the ask names what lacks

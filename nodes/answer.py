@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nodes.common import tail
+from nodes.result_sentence import plain_sentence, printed_result
 from orquestra.language import Language
 
 # How much of a run's output an answer quotes.
@@ -27,8 +28,11 @@ _EXPLANATION = re.compile(
 
 TEXTS: dict[Language, dict[str, str]] = {
     "en": {
-        "ok": "The code ran and its output answers the request.",
-        "checked": "It passed {passed} of {total} checks from the request's own examples.",
+        "checked": "Here is the code; it passes {passed} of {total} checks from the request's "
+        "examples.",
+        "derived": "Here is the code; it passes {passed} of {total} test cases written from "
+        "the specification (the request gave no example).",
+        "written": "Here is the code.",
         "failed": "The code still failed after {attempts} attempts; this is the closest one.",
         "failed_checks": "It passes {passed} of {total} checks from the request's examples.",
         "result": "Result",
@@ -36,13 +40,15 @@ TEXTS: dict[Language, dict[str, str]] = {
         "error": "Error",
         "code": "Code",
         "by_brain": "(written by the brain)",
-        "agree": "Both models' code printed this result.",
-        "disagree": "The executor's code printed something else ({other}); the brain's "
-        "result, the larger model's, is the one given.",
+        "disagree": "Another version of the code printed something else ({other}); the "
+        "answer above is the larger model's.",
     },
     "pt": {
-        "ok": "O código rodou e a saída responde ao pedido.",
-        "checked": "Passou em {passed} de {total} verificações tiradas dos exemplos do pedido.",
+        "checked": "Aqui está o código; ele passa em {passed} de {total} verificações tiradas "
+        "dos exemplos do pedido.",
+        "derived": "Aqui está o código; ele passa em {passed} de {total} casos de teste "
+        "escritos a partir da especificação (o pedido não trazia exemplos).",
+        "written": "Aqui está o código.",
         "failed": "O código ainda falhou após {attempts} tentativas; esta é a mais próxima.",
         "failed_checks": "Passa em {passed} de {total} verificações dos exemplos do pedido.",
         "result": "Resultado",
@@ -50,13 +56,15 @@ TEXTS: dict[Language, dict[str, str]] = {
         "error": "Erro",
         "code": "Código",
         "by_brain": "(escrito pelo cérebro)",
-        "agree": "O código dos dois modelos imprimiu este resultado.",
-        "disagree": "O código do executor imprimiu outra coisa ({other}); vale o resultado "
-        "do cérebro, o modelo maior.",
+        "disagree": "Outra versão do código imprimiu outra coisa ({other}); a resposta acima "
+        "é a do modelo maior.",
     },
     "es": {
-        "ok": "El código se ejecutó y su salida responde a la petición.",
-        "checked": "Pasó {passed} de {total} comprobaciones tomadas de los ejemplos.",
+        "checked": "Aquí está el código; pasa {passed} de {total} comprobaciones tomadas de "
+        "los ejemplos.",
+        "derived": "Aquí está el código; pasa {passed} de {total} casos de prueba escritos a "
+        "partir de la especificación (la petición no traía ejemplos).",
+        "written": "Aquí está el código.",
         "failed": "El código siguió fallando tras {attempts} intentos; este es el más cercano.",
         "failed_checks": "Pasa {passed} de {total} comprobaciones de los ejemplos.",
         "result": "Resultado",
@@ -64,9 +72,8 @@ TEXTS: dict[Language, dict[str, str]] = {
         "error": "Error",
         "code": "Código",
         "by_brain": "(escrito por el cerebro)",
-        "agree": "El código de los dos modelos imprimió este resultado.",
-        "disagree": "El código del ejecutor imprimió otra cosa ({other}); vale el resultado "
-        "del cerebro, el modelo mayor.",
+        "disagree": "Otra versión del código imprimió otra cosa ({other}); la respuesta de "
+        "arriba es la del modelo mayor.",
     },
 }
 
@@ -143,37 +150,52 @@ def solution_code(executions: Sequence[Mapping[str, Any]], step: int | None = No
     return str(run.get("code", ""))
 
 
-def code_answer(executions: Sequence[Mapping[str, Any]], language: Language, attempts: int) -> str:
-    """The code path's answer, in the request's language: the result first, then the code."""
+def code_answer(
+    executions: Sequence[Mapping[str, Any]], language: Language, attempts: int, lead: str = ""
+) -> str:
+    """The code path's answer, in the request's language: the result first, then the code.
+
+    `lead` (the brain's sentence, `nodes.result_sentence`) opens the answer for the last
+    step; else a plain sentence does. The output is quoted only when the sentence does not
+    already say all of it.
+    """
     texts = TEXTS[language]
     chosen = chosen_runs(executions)
     parts: list[str] = []
     for step, run in chosen.items():
         checks = run.get("checks") or {}
         total = int(checks.get("total", 0))
+        function = run.get("kind") == "function"
+        # A function's run prints the checks' tally, which the sentence below says.
+        output = "" if function else str(run.get("stdout") or "")
+        said = ""
         if run.get("accepted"):
-            parts.append(texts["ok"])
-            if total and run.get("kind") == "function":
-                parts.append(texts["checked"].format(passed=checks.get("passed", 0), total=total))
+            said = (lead if step == max(chosen) else "") or plain_sentence(output, language)
+            if said:
+                parts.append(said)
+            if total and function:
+                said_checks = texts["derived" if run.get("derived_checks") else "checked"]
+                parts.append(said_checks.format(passed=checks.get("passed", 0), total=total))
+            elif not said and not output.strip():
+                parts.append(texts["written"])
         else:
             tries = sum(1 for r in executions if int(r["step"]) == step)
             parts.append(texts["failed"].format(attempts=max(tries, attempts)))
-            if total and run.get("kind") == "function":
+            if total and function:
                 parts.append(
                     texts["failed_checks"].format(passed=checks.get("passed", 0), total=total)
                 )
-        if run.get("confirms") is True:
-            parts.append(texts["agree"])
-        elif run.get("confirms") is False:
-            other = " ".join(str(run.get("executor_stdout", "")).split())[:120]
-            parts.append(texts["disagree"].format(other=other))
-        if run.get("stdout"):
+        if output.strip() and not (said and printed_result(output)):
             title = texts["result"] if len(chosen) == 1 else texts["output"].format(step=step)
-            parts.append(f"{title}:\n```\n{tail(str(run['stdout']), QUOTED_OUTPUT_CHARS)}\n```")
+            quoted = tail(output.rstrip(), QUOTED_OUTPUT_CHARS)
+            parts.append(f"{title}:\n```\n{quoted}\n```")
         if run.get("stderr") and not run.get("accepted"):
             parts.append(f"{texts['error']}:\n```\n{tail(str(run['stderr']))}\n```")
         by = f" {texts['by_brain']}" if run.get("by") == "brain" else ""
         parts.append(f"{texts['code']}{by}:\n```python\n{run.get('code', '')}\n```")
+        if run.get("confirms") is False:
+            other = " ".join(str(run.get("executor_stdout", "")).split())[:120]
+            parts.append(texts["disagree"].format(other=other))
     return "\n\n".join(parts)
 
 

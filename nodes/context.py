@@ -32,6 +32,7 @@ ENVIRONMENT = {
     "max_tool_rounds": "ORQUESTRA_MAX_TOOL_ROUNDS",
     "rescue_attempts": "ORQUESTRA_RESCUE_ATTEMPTS",
     "confirm_scripts": "ORQUESTRA_CONFIRM_SCRIPTS",
+    "derived_checks": "ORQUESTRA_DERIVED_CHECKS",
     "workspace_dir": "ORQUESTRA_WORKSPACE",
     "apply_changes": "ORQUESTRA_APPLY",
 }
@@ -82,6 +83,14 @@ class Context:
         metadata={
             "description": "The brain confirms a script's result (no check can): on "
             "disagreement its result counts."
+        },
+    )
+    derived_checks: bool = field(
+        default=False,
+        metadata={
+            "description": "For a function the request gives no example of, the brain first "
+            "writes test cases from the specification, and its code must agree with them "
+            "(off: measured, the 1.5B brain's cases were wrong more often than its code)."
         },
     )
     max_iterations: int = field(

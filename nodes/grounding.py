@@ -43,6 +43,12 @@ def _spellings(number: str) -> set[str]:
     return forms
 
 
+def states_number(text: str, number: str) -> bool:
+    """Whether `text` writes `number` (in any of the ways it may be printed)."""
+    forms = _spellings(number.lstrip("-"))
+    return any(_spellings(n) & forms for n in numbers(text))
+
+
 def same_result(first: str, second: str) -> bool:
     """Whether two outputs state the same result: the same numbers, or the same words."""
     a, b = numbers(first), numbers(second)

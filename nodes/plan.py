@@ -29,6 +29,12 @@ from nodes.stream import PlanEvent, current_node, emit, emit_thinking
 from orquestra.language import ANSWER_IN, Language
 
 MAX_PLAN_STEPS = 6
+# How the joined code step opens, in the plan's language.
+ONE_SCRIPT: dict[Language, str] = {
+    "en": "One script that does: {steps}.",
+    "pt": "Um único script que faz: {steps}.",
+    "es": "Un único script que hace: {steps}.",
+}
 # Steps that are chores around running code, which Orquestra does itself (EN and PT).
 BUSYWORK = re.compile(
     r"\b(open|launch|start|abr[ai]r?|inicie)\b.{0,30}\b(editor|ide|terminal|notepad|vs ?code|"
@@ -60,7 +66,9 @@ def _key(description: str) -> str:
     return " ".join(re.findall(r"\w+", description.lower()))
 
 
-def tidy_plan(steps: list[dict[str, Any]], request: str) -> list[dict[str, Any]]:
+def tidy_plan(
+    steps: list[dict[str, Any]], request: str, language: Language = "en"
+) -> list[dict[str, Any]]:
     """Drop busywork and repeated steps; join the code steps into one (see module doc)."""
     kept: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -78,7 +86,8 @@ def tidy_plan(steps: list[dict[str, Any]], request: str) -> list[dict[str, Any]]
         joined = "; ".join(f"({i}) {d.rstrip('.')}" for i, d in enumerate(code, 1))
         first = next(i for i, s in enumerate(kept) if s["needs_code"])
         kept = [s for s in kept if not s["needs_code"]]
-        kept.insert(first, {"description": f"One script that does: {joined}.", "needs_code": True})
+        description = ONE_SCRIPT[language].format(steps=joined)
+        kept.insert(first, {"description": description, "needs_code": True})
     return kept[:MAX_PLAN_STEPS] or [{"description": request, "needs_code": True}]
 
 
@@ -102,7 +111,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 [SystemMessage(PLAN_SYSTEM), HumanMessage(plan_request(request, language))]
             )
             made = result if isinstance(result, Plan) else Plan.model_validate(result)
-            steps = tidy_plan([s.model_dump() for s in made.steps], request)
+            steps = tidy_plan([s.model_dump() for s in made.steps], request, language)
             the_plan = {"goal": made.goal, "steps": steps}
         except ValueError as exc:  # unparsable structured output
             notes.append(f"the brain gave no usable plan ({exc}); using one code step")

@@ -66,6 +66,28 @@ EXPLAIN_PROMPT = (
     "sentences how the code above computed it, step by step, with the request's numbers."
 )
 
+RESULT_SENTENCE_PROMPT = (
+    "Request: {request}\n\nThe code written for it printed:\n{output}\n\n"
+    "Answer the request in one sentence that states this result exactly as printed, in the "
+    "request's own words. {answer_in} Reply with that sentence only."
+)
+
+RESULT_EXPLAIN_PROMPT = (
+    "Request: {request}\n\nThis code was written for it:\n```python\n{code}\n```\n"
+    "It printed:\n{output}\n\nAnswer the user: first one sentence that states this result "
+    "exactly as printed, in the request's own words; then, as the user asks, explain in two "
+    "to four sentences how the code computed it, with the request's numbers, in plain prose "
+    "without code. {answer_in}"
+)
+
+DERIVE_CASES_PROMPT = (
+    "Here is the specification of a Python function:\n```python\n{source}\n```\n\n"
+    "Do not implement it. Write {count} test cases for {names} as Python assert statements, "
+    "`assert name(arguments) == expected`, with literal arguments and the exact value the "
+    "specification says it must return. Choose inputs whose results are certain from the "
+    "specification. Reply with one python code block of asserts only."
+)
+
 GROUNDING_PROMPT = (
     "Your answer states {numbers}, which no run printed. Rewrite the answer using only the "
     "values in these outputs:\n{outputs}\n\n{answer_in} Reply with the answer only."

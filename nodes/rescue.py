@@ -5,7 +5,9 @@ function asked as the brain answers best alone (`nodes.solve.rescue_messages`; m
 by bench/humaneval.py: shown the executor's failed attempt and its failing check instead,
 it solved the same problems, so the simpler prompt stays), then, if the
 checks reject that and `rescue_attempts` allows, fixes its own code from the failing
-check or traceback. Functions the request gave no example to check come here too, and
+check or traceback. Functions the request gave no example to check come here too (with
+`derived_checks`, the brain first derives test cases from the specification:
+`nodes.derived_checks`), and
 scripts, which no check can verify: the brain writes its own and the two results are
 compared; on disagreement the larger model's result counts (measured: both executor
 candidates printed F(31) for "the 30th Fibonacci number", the brain F(30)). On a
@@ -16,6 +18,9 @@ Revisions come here too: when the reflection finds that an output contradicts th
 the brain (resident, so no swap either way) rewrites the code with the reviewer's request
 and what the last code printed, and reflects again. Sending it back to the executor cost
 two swaps and, measured, the small coder repeated its misreading of the request.
+
+On the code path the brain, still resident, then opens the answer with the result said in
+a sentence (`nodes.result_sentence`).
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import chosen_runs, code_answer
+from nodes.answer import asks_for_explanation, chosen_runs, code_answer
 from nodes.code_tasks import code_tasks, run_timeout
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context, context_of
+from nodes.derived_checks import derive_cases, with_cases
 from nodes.grounding import same_result
+from nodes.result_sentence import brain_lead
 from nodes.solve import CodeTask, rescue_messages, rescue_strategies, write_until_accepted
 from nodes.state import State
 from orquestra.language import detect_language
@@ -71,6 +78,9 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             if task.step not in pending or not tried:
                 continue
             task = _revision(task, chosen_runs(tried).get(task.step))
+            if context.derived_checks and task.kind == "function" and not task.spec.examples:
+                cases = await derive_cases(chat, task)
+                task = with_cases(task, cases) if cases else task
             written = await write_until_accepted(
                 chat,
                 task,
@@ -82,9 +92,20 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             )
             _compare(written, tried)
             runs += written
-    update: dict[str, Any] = {"executions": runs, "pending_rescue": [], "feedback": None}
-    if state.get("task_type") != "hybrid":
-        language = detect_language(request_text(state))
-        every = [*executions, *runs]
-        update["messages"] = [AIMessage(code_answer(every, language, context.max_attempts))]
+        update: dict[str, Any] = {"executions": runs, "pending_rescue": [], "feedback": None}
+        if state.get("task_type") != "hybrid":
+            # The brain is still resident: it says the result as a person would.
+            request = request_text(state)
+            language = detect_language(request)
+            every = [*executions, *runs]
+            chosen = chosen_runs(every)
+            lead = await brain_lead(
+                chat,
+                request,
+                chosen[max(chosen)] if chosen else {},
+                language,
+                explain=asks_for_explanation(request),
+            )
+            answer = code_answer(every, language, context.max_attempts, lead)
+            update["messages"] = [AIMessage(answer)]
     return update

@@ -3,8 +3,10 @@
 A small coder rarely repairs its own code from one failing check, so the budget goes
 where it pays (measured by `bench/humaneval.py`): the executor's first, greedy answer; if
 the checks reject it, fresh samples (another draw often gets right what the first got
-wrong); and when they all fail, the brain writes the step from the request (shown the
-executor's failed attempt instead, it did no better). The first candidate that passes wins.
+wrong); and when they all fail, the brain writes the step from the request as it answers
+best alone (shown the executor's failed attempt instead, it did no better), then, as far
+as `rescue_attempts` reaches, repairs its own code from the failing check and draws one
+more sample (`RESCUE_PLAN`). The first candidate that passes wins.
 
 Every candidate runs in the sandbox against the checks of `tools.checks`; a candidate
 identical to one already run is not run again.
@@ -47,6 +49,10 @@ SAMPLE_SEED_BASE = 1000
 RETRY_STRATEGY: Strategy = "sample"
 # How much of a failure the coder is shown when asked to fix it.
 FAILURE_CHARS = 2000
+# The brain's rescue, in order, as far as `rescue_attempts` reaches: its greedy answer, up
+# to two repairs of its own code from the failing check (stopped early when a repair
+# changes nothing), then one sampled candidate (measured stage by stage: bench/humaneval.py).
+RESCUE_PLAN: tuple[Strategy, ...] = ("greedy", "debug", "debug", "sample")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,8 @@ class CodeTask:
     feedback: str = ""
     """The brain's revision request from a previous round."""
     iteration: int = 0
+    derived_checks: bool = False
+    """The spec's examples are cases the brain derived, not the request's own."""
 
     @property
     def kind(self) -> str:
@@ -76,9 +84,9 @@ def strategies(attempts: int) -> list[Strategy]:
 
 
 def rescue_strategies(attempts: int) -> list[Strategy]:
-    """The brain's plan for `attempts` rescue candidates: greedy, then debugging its own."""
-    later: list[Strategy] = ["debug"] * max(attempts - 1, 0)
-    return ["greedy", *later][: max(attempts, 0)]
+    """The brain's plan for `attempts` rescue candidates: RESCUE_PLAN, then more samples."""
+    more: list[Strategy] = ["sample"] * max(attempts - len(RESCUE_PLAN), 0)
+    return [*RESCUE_PLAN, *more][: max(attempts, 0)]
 
 
 def sampled(chat: BaseChatModel, temperature: float, seed: int) -> BaseChatModel:
@@ -150,6 +158,7 @@ def _record(
         "isolation": list(result.isolation),
         "accepted": checked.accepted,
         "checks": {"passed": checked.tally.passed, "total": checked.tally.total},
+        "derived_checks": task.derived_checks,
         "problem": checked.problem,
     }
 
@@ -201,11 +210,18 @@ async def write_until_accepted(
     first_attempt: int,
     timeout_s: float,
 ) -> list[dict[str, Any]]:
-    """Ask `chat` for candidates as `plan` says, running each, until one is accepted."""
+    """Ask `chat` for candidates as `plan` says, running each, until one is accepted.
+
+    A repair ("debug") that gives back code already run, or fails the same way as the
+    candidate it repaired, ends the repairs: the plan goes on with its next other strategy.
+    """
     runs: list[dict[str, Any]] = []
     ran: dict[str, CheckedRun] = {}
     conversation = list(base)
+    stalled = False
     for index, strategy in enumerate(plan):
+        if strategy == "debug" and stalled:
+            continue
         if strategy == "sample":
             conversation = list(base)
         reply, run, checked = await _candidate(
@@ -214,11 +230,14 @@ async def write_until_accepted(
             conversation,
             strategy,
             by=by,
-            attempt=first_attempt + index,
+            attempt=first_attempt + len(runs),
             seed=_seed(index),
             timeout_s=timeout_s,
             ran=ran,
         )
+        if strategy == "debug" and runs:
+            repeated = run["code"] in {r["code"] for r in runs}
+            stalled = repeated or run["problem"] == runs[-1]["problem"]
         runs.append(run)
         emit(_event(run))
         if checked.accepted:

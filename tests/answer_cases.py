@@ -3,15 +3,29 @@
 Each case: the request, its language, the value the final answer must contain. Used by
 `bench/answers.py` (all of them, end to end on the embedded models) and by the embedded
 lane of the tests (a few).
+
+Beside right and wrong, what a person would write (reported by `bench/answers.py`):
+
+- the result in the first sentence: the expected value is stated in the answer's first
+  sentence of prose (code and quoted outputs left out), not only in a block further down;
+- an explanation when asked: a request that asks why or how gets at least
+  MIN_EXPLANATION_SENTENCES sentences of prose;
+- no English sentence in a Portuguese or Spanish answer's prose, nor in its plan.
+
+Each of those checks is `None` where it does not apply (no explanation asked, an English
+request, no plan).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from nodes.answer import asks_for_explanation
 from nodes.grounding import numbers
-from orquestra.language import Language
+from orquestra.language import Language, detect_language, language_scores, prose
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,12 @@ CASES: tuple[AnswerCase, ...] = (
         "en",
         "three two one",
     ),
+    AnswerCase(  # what `make demo` asks
+        "Planeje e execute: crie um script Python que soma os números de 1 a 10 e explique o "
+        "resultado",
+        "pt",
+        "55",
+    ),
 )
 
 
@@ -89,3 +109,60 @@ def states(answer: str, expected: str) -> bool:
             except ValueError:
                 continue
     return False
+
+
+# Sentences of prose an explanation has at least.
+MIN_EXPLANATION_SENTENCES = 3
+# Words a sentence needs to count as prose (a "Resultado:" title does not).
+MIN_SENTENCE_WORDS = 3
+# English evidence (weighted function words) that makes a sentence an English one.
+ENGLISH_EVIDENCE = 2.0
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Where a clause ends inside a sentence ("One script that does: (1) definir ...").
+_CLAUSE_END = re.compile(r"[:;]\s+")
+
+
+def prose_sentences(text: str) -> list[str]:
+    """The sentences of `text`'s prose, in order: code, quoted outputs and titles left out."""
+    pieces = (piece.strip() for piece in _SENTENCE_END.split(prose(text)))
+    return [piece for piece in pieces if len(piece.split()) >= MIN_SENTENCE_WORDS]
+
+
+def result_first(answer: str, expected: str) -> bool:
+    """Whether the first sentence of prose states the expected value."""
+    sentences = prose_sentences(answer)
+    return bool(sentences) and states(sentences[0], expected)
+
+
+def explained(answer: str, request: str) -> bool | None:
+    """Whether an answer asked to explain has a few sentences of prose (None: not asked)."""
+    if not asks_for_explanation(request):
+        return None
+    return len(prose_sentences(answer)) >= MIN_EXPLANATION_SENTENCES
+
+
+def english_sentences(text: str) -> list[str]:
+    """The sentences of `text`'s prose with an English clause in them."""
+    return [
+        sentence
+        for sentence in prose_sentences(text)
+        if any(_english(clause) for clause in _CLAUSE_END.split(sentence))
+    ]
+
+
+def _english(clause: str) -> bool:
+    return detect_language(clause) == "en" and language_scores(clause)["en"] >= ENGLISH_EVIDENCE
+
+
+def no_english(answer: str, language: Language) -> bool | None:
+    """Whether a Portuguese or Spanish answer's prose has no English sentence."""
+    return None if language == "en" else not english_sentences(answer)
+
+
+def plan_in_language(plan: Mapping[str, Any] | None, language: Language) -> bool | None:
+    """Whether a plan's goal and steps have no English sentence (None: no plan, or English)."""
+    if language == "en" or not plan or not plan.get("steps"):
+        return None
+    texts = [str(plan.get("goal", "")), *(str(s.get("description", "")) for s in plan["steps"])]
+    return not any(english_sentences(text) for text in texts)

@@ -247,7 +247,7 @@ async def test_the_brain_confirms_a_script_and_its_result_counts_when_they_disag
     ]
     assert final["executions"][1]["confirms"] is False
     answer = final["messages"][-1].content
-    assert "Result:\n```\n832040" in answer and solution_code(final["executions"]) == (
+    assert answer.startswith("The result is 832040.") and solution_code(final["executions"]) == (
         "print(832040)"
     )
     assert "printed something else (1346269)" in answer  # said plainly, not hidden

@@ -52,9 +52,12 @@ def test_numbers_no_run_printed_are_ungrounded() -> None:
 def test_the_code_answer_leads_with_the_result_in_the_request_language() -> None:
     runs = [run(1, 1, "55\n", True)]
     pt = code_answer(runs, "pt", 3)
-    assert pt.startswith("O código rodou") and "Resultado:\n```\n55" in pt
-    en = code_answer(runs, "en", 3)
-    assert en.startswith("The code ran") and "Result:" in en
+    assert pt.startswith("O resultado é 55.\n\nCódigo:\n```python")
+    en = code_answer(runs, "en", 3, lead="The sum of 1 to 10 is 55.")
+    assert en.startswith("The sum of 1 to 10 is 55.\n\nCode:")
+    # An output of several lines is quoted whole after the sentence.
+    table = [run(1, 1, "1 1\n2 4\n3 9\n", True)]
+    assert code_answer(table, "es", 3).startswith("Resultado:\n```\n1 1\n2 4\n3 9\n```")
 
 
 def test_outputs_are_quoted_only_for_accepted_runs() -> None:
@@ -82,6 +85,18 @@ def test_plans_lose_busywork_and_repeats_and_code_steps_become_one_script() -> N
         {"description": "Explain the result", "needs_code": False},
     ]
     assert tidy_plan([], "do it") == [{"description": "do it", "needs_code": True}]
+    pt = tidy_plan(
+        [
+            {"description": "definir uma função que gera primos", "needs_code": True},
+            {"description": "somar os 20 primeiros", "needs_code": True},
+        ],
+        "Planeje e execute: some os 20 primeiros primos",
+        "pt",
+    )
+    assert pt[0]["description"] == (
+        "Um único script que faz: (1) definir uma função que gera primos; "
+        "(2) somar os 20 primeiros."
+    )
 
 
 def test_two_outputs_agree_when_they_state_the_same_result() -> None:

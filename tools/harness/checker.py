@@ -161,7 +161,8 @@ def failure(call: Call, expected: str, reply: dict[str, Any]) -> str | None:
         TypeError: Its value holds what no plain value holds (a list in a set).
         RecursionError: Its value nests too deep to compare.
     """
-    head = f"Check failed (line {call['line']} of the request): {call['call']}\n"
+    where = f"line {call['line']} of the request" if call["line"] else "a derived case"
+    head = f"Check failed ({where}): {call['call']}\n"
     head += f"  expected: {expected}\n"
     raised = reply.get("raised")
     if isinstance(raised, str):

@@ -71,7 +71,7 @@ def _call_at(line: str, start: int) -> tuple[str, int] | None:
     return None
 
 
-def _plain_call(call: str, names: frozenset[str]) -> bool:
+def plain_call(call: str, names: frozenset[str]) -> bool:
     """Whether `call` calls one of `names` with plain values only."""
     try:
         node = ast.parse(call, mode="eval").body
@@ -103,7 +103,7 @@ def inline_examples(lines: list[str], names: frozenset[str]) -> Iterator[Example
                 continue
             call, end = found
             separator = _RESULT_SEPARATOR.match(line[end:])
-            if separator is None or not _plain_call(call, names):
+            if separator is None or not plain_call(call, names):
                 continue
             expected = leading_value(line[end + separator.end() :])
             if expected is not None:

@@ -1,0 +1,104 @@
+"""The sentence a code answer opens with: the result, said as a person would say it.
+
+"A soma dos quadrados de 1 a 100 é 338350.", not "The code ran and its output answers the
+request." On the code path the brain is resident once it has confirmed or rescued a
+script, so it writes that sentence from the request and what the code printed (and, when
+the request asks why or how, a short explanation of the code). Its words are kept only
+when they state the printed result, state no number that nothing printed or the request
+did not give, are in the request's language and are short; else a plain sentence stands
+in ("O resultado é 338350.").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+
+from nodes.common import in_other_language, message_text, tail
+from nodes.grounding import numbers, states_number, ungrounded_numbers
+from nodes.prompts import RESULT_EXPLAIN_PROMPT, RESULT_SENTENCE_PROMPT
+from orquestra.language import ANSWER_IN, Language
+
+# The longest printed result a sentence restates (longer outputs are quoted in a block).
+MAX_STATED_CHARS = 120
+# How long the brain's lead may be: one sentence, or a short explanation when asked.
+MAX_SENTENCE_CHARS = 300
+MAX_EXPLANATION_CHARS = 1500
+# How much of the output and the code the brain is shown.
+SHOWN_OUTPUT_CHARS = 1500
+SHOWN_CODE_CHARS = 3000
+
+PLAIN: dict[Language, dict[str, str]] = {
+    "en": {"value": "The result is {value}.", "printed": "The code printed:"},
+    "pt": {"value": "O resultado é {value}.", "printed": "O código imprimiu:"},
+    "es": {"value": "El resultado es {value}.", "printed": "El código imprimió:"},
+}
+
+
+def printed_result(output: str) -> str:
+    """The result a sentence can restate: the output's one short line, else ''."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if len(lines) != 1 or len(lines[0]) > MAX_STATED_CHARS:
+        return ""
+    return lines[0]
+
+
+def plain_sentence(output: str, language: Language) -> str:
+    """The stand-in lead: the printed value in a sentence, or '' when it is not one line."""
+    value = printed_result(output)
+    return PLAIN[language]["value"].format(value=value.rstrip(".")) if value else ""
+
+
+def states_result(text: str, output: str) -> bool:
+    """Whether `text` states what `output` printed last (its last number, else its words)."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    if not lines:
+        return False
+    last = lines[-1]
+    printed = numbers(last)
+    if printed:
+        return states_number(text, printed[-1])
+    return last.lower().strip(".") in text.lower()
+
+
+def acceptable_lead(
+    text: str, output: str, sources: list[str], language: Language, *, explain: bool
+) -> bool:
+    """Whether the brain's lead may open the answer (see the module's doc)."""
+    limit = MAX_EXPLANATION_CHARS if explain else MAX_SENTENCE_CHARS
+    return (
+        bool(text)
+        and len(text) <= limit
+        and "```" not in text
+        and states_result(text, output)
+        and not ungrounded_numbers(text, sources)
+        and not in_other_language(text, language)
+    )
+
+
+async def brain_lead(
+    chat: BaseChatModel,
+    request: str,
+    run: Mapping[str, Any],
+    language: Language,
+    *,
+    explain: bool,
+) -> str:
+    """The brain's opening sentence (and explanation when asked), or '' when not acceptable."""
+    output = str(run.get("stdout") or "").strip()
+    if not output or not run.get("accepted") or run.get("kind") == "function":
+        return ""  # a function's run prints only the tally of its checks
+    template = RESULT_EXPLAIN_PROMPT if explain else RESULT_SENTENCE_PROMPT
+    prompt = template.format(
+        request=request,
+        output=tail(output, SHOWN_OUTPUT_CHARS),
+        code=str(run.get("code", ""))[:SHOWN_CODE_CHARS],
+        answer_in=ANSWER_IN[language],
+    )
+    reply = await chat.ainvoke([HumanMessage(prompt)])
+    text = message_text(reply).strip()
+    sources = [output, request]
+    return text if acceptable_lead(text, output, sources, language, explain=explain) else ""

@@ -1,0 +1,48 @@
+"""The sentence a code answer opens with: kept only when it says what ran, in the right language."""
+
+from __future__ import annotations
+
+from nodes.result_sentence import acceptable_lead, plain_sentence, printed_result, states_result
+
+REQUEST = "Calcule a soma dos quadrados dos números de 1 a 100."
+SOURCES = ["338350\n", REQUEST]
+
+
+def lead_ok(text: str, output: str = "338350\n", *, explain: bool = False) -> bool:
+    return acceptable_lead(text, output, [output, REQUEST], "pt", explain=explain)
+
+
+def test_a_sentence_that_states_the_printed_result_in_the_request_language_is_kept() -> None:
+    assert lead_ok("A soma dos quadrados dos números de 1 a 100 é 338350.")
+    assert lead_ok("A soma dos quadrados de 1 a 100 é 338.350.")  # grouped as people write it
+
+
+def test_a_sentence_is_refused_when_it_misstates_strays_or_changes_language() -> None:
+    assert not lead_ok("A soma dos quadrados dos números de 1 a 100 é 338500.")
+    assert not lead_ok("A soma é 338350, ou seja, 5050 ao quadrado menos 12.")  # 5050: unprinted
+    assert not lead_ok("The sum of the squares of the numbers from 1 to 100 is 338350.")
+    assert not lead_ok("```python\nprint(338350)\n```")
+    assert not lead_ok("")
+
+
+def test_an_explanation_may_be_longer_than_a_sentence_but_not_endless() -> None:
+    explained = (
+        "A soma dos quadrados de 1 a 100 é 338350. O código percorre os números de 1 a 100, "
+        "eleva cada um ao quadrado e soma os resultados. No fim, imprime o total."
+    )
+    assert not lead_ok(explained * 2)  # longer than one sentence may be
+    assert lead_ok(explained * 2, explain=True)
+    assert not lead_ok(explained * 20, explain=True)
+
+
+def test_a_result_in_words_is_stated_by_its_last_line() -> None:
+    assert states_result("Sim, a frase é um palíndromo: True.", "True\n")
+    assert not states_result("Sim, é um palíndromo.", "True\n")
+    assert states_result("São 16 vogais.", "Vogais: 16\n")
+
+
+def test_the_plain_sentence_restates_one_short_line_only() -> None:
+    assert plain_sentence("338350\n", "pt") == "O resultado é 338350."
+    assert plain_sentence("18.0\n", "en") == "The result is 18.0."
+    assert plain_sentence("1\n2\n", "es") == ""
+    assert printed_result("x" * 500) == ""

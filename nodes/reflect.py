@@ -6,6 +6,9 @@ the answer. The answer it writes is then held to what ran: numbers no run printe
 the request and plan do not contain) send it back once to rewrite from the outputs; if it
 still states them, the answer becomes the outputs themselves. The outputs are quoted at
 the end unless the answer already does, and the answer is in the request's language.
+When the request asks why or how, the explanation is asked of the brain on its own
+(`nodes.result_sentence`): inside the reflection's long prompt the 1.5B brain answered
+"A média dos números é: 18.0" and explained nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from nodes.prompts import (
     REFLECT_PROMPT,
     REFLECT_SYSTEM,
 )
+from nodes.result_sentence import brain_lead, opened_with_result
 from nodes.state import State
 from nodes.stream import ReflectEvent, emit, emit_thinking
 from orquestra.language import ANSWER_IN
@@ -131,6 +135,12 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "notes": notes,
             }
         answer = corrected_arithmetic(verdict.answer.strip())
+        chosen = chosen_runs(executions)
+        last = chosen[max(chosen)] if chosen else {}
+        if explain:
+            # Asked on its own, the brain explains; inside the reflection it wrote one line.
+            explained = await brain_lead(chat, request_text(state), last, language, explain=True)
+            answer = explained or answer
         sources = grounding_sources(state)
         outputs = quoted_outputs(executions, language)
         missing = ungrounded_numbers(answer, sources)
@@ -154,6 +164,8 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 notes.append(f"the answer stated numbers no run printed ({', '.join(still)})")
                 answer = without_numbers(answer, still)  # keep the rest of the explanation
         answer = await answer_in_language(chat, answer, language) if answer else answer
+        if last.get("accepted") and last.get("kind") != "function":
+            answer = opened_with_result(answer, str(last.get("stdout") or ""), language)
     if outputs and not quotes_outputs(answer, executions):
         answer = f"{answer}\n\n{outputs}".strip()
     return {"messages": [AIMessage(answer or outputs)], "feedback": None, "notes": notes}

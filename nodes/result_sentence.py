@@ -11,6 +11,7 @@ in ("O resultado é 338350.").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,18 +19,27 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 
 from nodes.common import in_other_language, message_text, tail
-from nodes.grounding import numbers, states_number, ungrounded_numbers
+from nodes.grounding import corrected_arithmetic, numbers, states_number, ungrounded_numbers
 from nodes.prompts import RESULT_EXPLAIN_PROMPT, RESULT_SENTENCE_PROMPT
-from orquestra.language import ANSWER_IN, Language
+from orquestra.language import ANSWER_IN, Language, language_scores
 
 # The longest printed result a sentence restates (longer outputs are quoted in a block).
 MAX_STATED_CHARS = 120
 # How long the brain's lead may be: one sentence, or a short explanation when asked.
 MAX_SENTENCE_CHARS = 300
 MAX_EXPLANATION_CHARS = 1500
+# An explanation is the result's sentence and at least two more.
+MIN_EXPLANATION_SENTENCES = 3
 # How much of the output and the code the brain is shown.
 SHOWN_OUTPUT_CHARS = 1500
 SHOWN_CODE_CHARS = 3000
+
+# A printed line with this many words and this much evidence of the request's language is
+# already the sentence an answer opens with.
+MIN_SENTENCE_WORDS = 3
+SENTENCE_EVIDENCE = 2.0
+_WORD = re.compile(r"[^\W\d_]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 PLAIN: dict[Language, dict[str, str]] = {
     "en": {"value": "The result is {value}.", "printed": "The code printed:"},
@@ -47,9 +57,27 @@ def printed_result(output: str) -> str:
 
 
 def plain_sentence(output: str, language: Language) -> str:
-    """The stand-in lead: the printed value in a sentence, or '' when it is not one line."""
+    """The stand-in lead: the printed line said in a sentence, or '' when none can be.
+
+    A line that is already a sentence in the request's language ("A soma dos números de 1
+    a 10 é 55.") is that sentence; a value, or words around one number ("Vogais: 16"),
+    becomes "O resultado é 16."; several numbers in words cannot be told apart: ''.
+    """
     value = printed_result(output)
+    words = _WORD.findall(value)
+    if len(words) >= MIN_SENTENCE_WORDS and language_scores(value)[language] >= SENTENCE_EVIDENCE:
+        return value if value[-1] in ".!?" else f"{value}."
+    found = numbers(value)
+    if words and len(found) > 1:
+        return ""
+    if words and found:
+        value = found[0]
     return PLAIN[language]["value"].format(value=value.rstrip(".")) if value else ""
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of `text` (a decimal point is not an end)."""
+    return _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
 
 
 def states_result(text: str, output: str) -> bool:
@@ -69,9 +97,11 @@ def acceptable_lead(
 ) -> bool:
     """Whether the brain's lead may open the answer (see the module's doc)."""
     limit = MAX_EXPLANATION_CHARS if explain else MAX_SENTENCE_CHARS
+    sentences = len(_SENTENCE_END.split(text.strip()))
     return (
         bool(text)
         and len(text) <= limit
+        and (not explain or sentences >= MIN_EXPLANATION_SENTENCES)
         and "```" not in text
         and states_result(text, output)
         and not ungrounded_numbers(text, sources)
@@ -99,6 +129,15 @@ async def brain_lead(
         answer_in=ANSWER_IN[language],
     )
     reply = await chat.ainvoke([HumanMessage(prompt)])
-    text = message_text(reply).strip()
-    sources = [output, request]
-    return text if acceptable_lead(text, output, sources, language, explain=explain) else ""
+    text = corrected_arithmetic(message_text(reply).strip())
+    if not acceptable_lead(text, output, [output, request], language, explain=explain):
+        return ""
+    return opened_with_result(text, output, language)
+
+
+def opened_with_result(text: str, output: str, language: Language) -> str:
+    """`text`, led by the plain sentence of the result when its first sentence lacks it."""
+    if not text or states_result(first_sentence(text), output):
+        return text
+    opening = plain_sentence(output, language)
+    return f"{opening} {text}" if opening else text

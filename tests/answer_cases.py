@@ -121,17 +121,25 @@ ENGLISH_EVIDENCE = 2.0
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 # Where a clause ends inside a sentence ("One script that does: (1) definir ...").
 _CLAUSE_END = re.compile(r"[:;]\s+")
+_FENCED = re.compile(r"```.*?(```|\Z)", re.DOTALL)
+_INLINE_CODE = re.compile(r"`([^`\n]*)`")
 
 
-def prose_sentences(text: str) -> list[str]:
-    """The sentences of `text`'s prose, in order: code, quoted outputs and titles left out."""
+def prose_sentences(text: str, *, inline_code: bool = False) -> list[str]:
+    """The sentences of `text`'s prose, in order: code, quoted outputs and titles left out.
+
+    With `inline_code`, a value written in backticks stays in its sentence ("retornou
+    `True`" states True).
+    """
+    if inline_code:
+        text = _INLINE_CODE.sub(r"\1", _FENCED.sub(" ", text))
     pieces = (piece.strip() for piece in _SENTENCE_END.split(prose(text)))
     return [piece for piece in pieces if len(piece.split()) >= MIN_SENTENCE_WORDS]
 
 
 def result_first(answer: str, expected: str) -> bool:
     """Whether the first sentence of prose states the expected value."""
-    sentences = prose_sentences(answer)
+    sentences = prose_sentences(answer, inline_code=True)
     return bool(sentences) and states(sentences[0], expected)
 
 

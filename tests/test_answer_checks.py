@@ -22,6 +22,9 @@ def test_the_result_must_open_the_prose_not_sit_in_a_block_below() -> None:
     assert result_first(PERSON, "338350")
     assert not result_first(STOCK, "338350")
     assert prose_sentences(PERSON) == ["A soma dos quadrados de 1 a 100 é 338350."]
+    # A value in backticks is still stated; a fenced block is not prose.
+    assert result_first("A função `is_palindrome` retornou `True` para a frase.", "True")
+    assert not result_first("Veja:\n```\nTrue\n```\nEsta é a resposta da função.", "True")
 
 
 def test_an_explanation_is_a_few_sentences_and_only_checked_when_asked() -> None:

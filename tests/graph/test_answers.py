@@ -264,6 +264,10 @@ async def test_an_explanation_sees_the_code_and_its_arithmetic_is_put_right(
         plan_reply(("calcular a média", True)),
         code_reply(code),
         "A média é 18.0: a soma 4 + 8 + 15 + 16 + 23 + 42 = 100 dividida por 6, e 100 / 6 = 18.0.",
+        # Asked on its own to explain, the brain explains (its arithmetic wrong again),
+        # reaching the result only at the end.
+        "O código soma os seis números: 4 + 8 + 15 + 16 + 23 + 42 = 100. Depois divide a "
+        "soma por 6, a quantidade de números: 100 / 6 = 18.0. Por isso a média é 18.0.",
     )
     state.script(EXECUTOR, code_reply(code))
     final = await graph.ainvoke(
@@ -271,7 +275,8 @@ async def test_an_explanation_sees_the_code_and_its_arithmetic_is_put_right(
         context=Context(),
     )
     answer = final["messages"][-1].content
+    assert answer.startswith("O resultado é 18.0. O código soma os seis números")
     assert "4 + 8 + 15 + 16 + 23 + 42 = 108" in answer and "108 / 6 = 18.0" in answer
     assert "100" not in answer and not final["notes"]
-    reflection_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
-    assert code in reflection_prompt and "explanation" in reflection_prompt
+    explain_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
+    assert code in explain_prompt and "explain in two to four sentences" in explain_prompt

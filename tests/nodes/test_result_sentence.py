@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from nodes.result_sentence import acceptable_lead, plain_sentence, printed_result, states_result
+from nodes.result_sentence import (
+    acceptable_lead,
+    opened_with_result,
+    plain_sentence,
+    printed_result,
+    states_result,
+)
 
 REQUEST = "Calcule a soma dos quadrados dos números de 1 a 100."
 SOURCES = ["338350\n", REQUEST]
@@ -45,4 +51,22 @@ def test_the_plain_sentence_restates_one_short_line_only() -> None:
     assert plain_sentence("338350\n", "pt") == "O resultado é 338350."
     assert plain_sentence("18.0\n", "en") == "The result is 18.0."
     assert plain_sentence("1\n2\n", "es") == ""
+    assert plain_sentence("Vogais: 16\n", "pt") == "O resultado é 16."
+    assert plain_sentence("True\n", "pt") == "O resultado é True."
+    assert plain_sentence("three two one\n", "en") == "The result is three two one."
+    # A printed sentence in the request's language is the sentence; numbers in words are not.
+    assert plain_sentence("A média dos números é: 18.0\n", "pt") == "A média dos números é: 18.0."
+    assert plain_sentence("There are 1229 primes below 10000\n", "pt") == ""
     assert printed_result("x" * 500) == ""
+
+
+def test_an_answer_that_reaches_the_result_late_is_led_by_it() -> None:
+    late = "O código soma os números de 1 a 10 com um laço. No fim imprime 55."
+    assert opened_with_result(late, "55\n", "pt") == f"O resultado é 55. {late}"
+    early = "A soma é 55. O código usa um laço."
+    assert opened_with_result(early, "55\n", "pt") == early
+    assert opened_with_result(late, "1 2\n3 4\n", "pt") == late  # nothing to say in a sentence
+
+
+def test_an_explanation_of_one_sentence_is_not_an_explanation() -> None:
+    assert not lead_ok("A soma dos quadrados de 1 a 100 é 338350.", explain=True)

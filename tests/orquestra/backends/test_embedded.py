@@ -18,7 +18,7 @@ from orquestra.backends.embedded import EmbeddedBackend, llama_available, reside
 from orquestra.embedded import assets
 from orquestra.errors import ModelNotFoundError
 from orquestra.runtime import build_model_manager, set_model_manager
-from tests.answer_cases import CASES, AnswerCase, states
+from tests.answer_cases import CASES, AnswerCase, result_first, states
 from tests.graph_support import user
 
 USER_CACHE = Path(platformdirs.user_cache_dir("orquestra"))
@@ -171,3 +171,5 @@ async def test_real_models_give_the_right_answer_in_the_request_language(
     answer = str(final["messages"][-1].content)
     assert states(answer, case.expected), answer
     assert not in_other_language(answer, case.language), answer
+    # As a person would write it: the value in the first sentence, not in a block below.
+    assert result_first(answer, case.expected), answer

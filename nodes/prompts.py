@@ -74,10 +74,10 @@ RESULT_SENTENCE_PROMPT = (
 
 RESULT_EXPLAIN_PROMPT = (
     "Request: {request}\n\nThis code was written for it:\n```python\n{code}\n```\n"
-    "It printed:\n{output}\n\nAnswer the user: first one sentence that states this result "
-    "exactly as printed, in the request's own words; then, as the user asks, explain in two "
-    "to four sentences how the code computed it, with the request's numbers, in plain prose "
-    "without code. {answer_in}"
+    "It printed:\n{output}\n\nWrite the answer the user reads: open with the result, exactly "
+    "as printed, in a sentence of your own; then explain in two to four sentences how the "
+    "code computed it, with the request's numbers. Plain prose: no headings, no lists, no "
+    "code, and do not announce what you are writing. {answer_in}"
 )
 
 DERIVE_CASES_PROMPT = (

@@ -137,13 +137,17 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         answer = corrected_arithmetic(verdict.answer.strip())
         chosen = chosen_runs(executions)
         last = chosen[max(chosen)] if chosen else {}
+        explained = ""
         if explain:
             # Asked on its own, the brain explains; inside the reflection it wrote one line.
-            explained = await brain_lead(chat, request_text(state), last, language, explain=True)
+            request = request_text(state)
+            explained = await brain_lead(chat, request, last, language, explain=True, notes=notes)
             answer = explained or answer
         sources = grounding_sources(state)
         outputs = quoted_outputs(executions, language)
-        missing = ungrounded_numbers(answer, sources)
+        # An explanation kept by `brain_lead` is grounded already, in the code's numbers too
+        # (re-asked against the outputs alone, it shrank back to one sentence).
+        missing = [] if explained else ungrounded_numbers(answer, sources)
         if missing and outputs:
             reply = await chat.ainvoke(
                 [

@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage
 from nodes.common import in_other_language, message_text, tail
 from nodes.grounding import corrected_arithmetic, numbers, states_number, ungrounded_numbers
 from nodes.prompts import RESULT_EXPLAIN_PROMPT, RESULT_SENTENCE_PROMPT
+from nodes.solve import sampled
 from orquestra.language import ANSWER_IN, Language, language_scores
 
 # The longest printed result a sentence restates (longer outputs are quoted in a block).
@@ -28,6 +29,8 @@ MAX_STATED_CHARS = 120
 # How long the brain's lead may be: one sentence, or a short explanation when asked.
 MAX_SENTENCE_CHARS = 300
 MAX_EXPLANATION_CHARS = 1500
+# Seed of the greedy call that writes the lead (a run is reproducible).
+LEAD_SEED = 11
 # An explanation is the result's sentence and at least two more.
 MIN_EXPLANATION_SENTENCES = 3
 # How much of the output and the code the brain is shown.
@@ -92,21 +95,30 @@ def states_result(text: str, output: str) -> bool:
     return last.lower().strip(".") in text.lower()
 
 
+def lead_problem(
+    text: str, output: str, sources: list[str], language: Language, *, explain: bool
+) -> str:
+    """Why the brain's lead may not open the answer ('' when it may; see the module's doc)."""
+    limit = MAX_EXPLANATION_CHARS if explain else MAX_SENTENCE_CHARS
+    sentences = len(_SENTENCE_END.split(text.strip()))
+    missing = ungrounded_numbers(text, sources)
+    problems = (
+        (not text, "it is empty"),
+        (len(text) > limit, f"it is longer than {limit} characters"),
+        (explain and sentences < MIN_EXPLANATION_SENTENCES, f"it has {sentences} sentence(s)"),
+        ("```" in text, "it holds code"),
+        (not states_result(text, output), "it does not state the printed result"),
+        (bool(missing), f"it states {', '.join(missing)}, which nothing printed"),
+        (in_other_language(text, language), "it is in another language"),
+    )
+    return next((why for failed, why in problems if failed), "")
+
+
 def acceptable_lead(
     text: str, output: str, sources: list[str], language: Language, *, explain: bool
 ) -> bool:
-    """Whether the brain's lead may open the answer (see the module's doc)."""
-    limit = MAX_EXPLANATION_CHARS if explain else MAX_SENTENCE_CHARS
-    sentences = len(_SENTENCE_END.split(text.strip()))
-    return (
-        bool(text)
-        and len(text) <= limit
-        and (not explain or sentences >= MIN_EXPLANATION_SENTENCES)
-        and "```" not in text
-        and states_result(text, output)
-        and not ungrounded_numbers(text, sources)
-        and not in_other_language(text, language)
-    )
+    """Whether the brain's lead may open the answer."""
+    return not lead_problem(text, output, sources, language, explain=explain)
 
 
 async def brain_lead(
@@ -116,8 +128,12 @@ async def brain_lead(
     language: Language,
     *,
     explain: bool,
+    notes: list[str] | None = None,
 ) -> str:
-    """The brain's opening sentence (and explanation when asked), or '' when not acceptable."""
+    """The brain's opening sentence (and explanation when asked), or '' when not acceptable.
+
+    Why it was not kept is added to `notes` (the run's notes, shown with the answer).
+    """
     output = str(run.get("stdout") or "").strip()
     if not output or not run.get("accepted") or run.get("kind") == "function":
         return ""  # a function's run prints only the tally of its checks
@@ -128,9 +144,14 @@ async def brain_lead(
         code=str(run.get("code", ""))[:SHOWN_CODE_CHARS],
         answer_in=ANSWER_IN[language],
     )
-    reply = await chat.ainvoke([HumanMessage(prompt)])
+    reply = await sampled(chat, 0.0, LEAD_SEED).ainvoke([HumanMessage(prompt)])
     text = corrected_arithmetic(message_text(reply).strip())
-    if not acceptable_lead(text, output, [output, request], language, explain=explain):
+    sources = [output, request, str(run.get("code", "")) if explain else ""]
+    problem = lead_problem(text, output, sources, language, explain=explain)
+    if problem:
+        if notes is not None:
+            what = "explanation" if explain else "sentence"
+            notes.append(f"the brain's {what} was not kept: {problem}")
         return ""
     return opened_with_result(text, output, language)
 

@@ -280,3 +280,26 @@ async def test_an_explanation_sees_the_code_and_its_arithmetic_is_put_right(
     assert "100" not in answer and not final["notes"]
     explain_prompt = bodies_for(state.requests, BRAIN)[-1]["messages"][-1]["content"]
     assert code in explain_prompt and "explain in two to four sentences" in explain_prompt
+
+
+async def test_an_explanation_may_cite_the_code_s_numbers(
+    graph,
+    wired: ModelManager,
+    state: FakeOllamaState,  # type: ignore[no-untyped-def]
+) -> None:
+    code = "print(sum(range(1, 11)))"
+    explanation = (
+        "A soma dos números de 1 a 10 é 55. O código usa range(1, 11), que vai de 1 a 10. "
+        "Depois a função sum soma todos esses números."
+    )
+    state.script(
+        BRAIN, plan_reply(("somar os números", True)), code_reply(code), "A soma é 55.", explanation
+    )
+    state.script(EXECUTOR, code_reply(code))
+    final = await graph.ainvoke(
+        user("Planeje e execute: some os números de 1 a 10 e explique o resultado"),
+        context=Context(),
+    )
+    # 11 is no output's, but the code's: the explanation stays whole, not re-asked.
+    assert final["messages"][-1].content.startswith(explanation)
+    assert len(bodies_for(state.requests, BRAIN)) == 4 and not final["notes"]

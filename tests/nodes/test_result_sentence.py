@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nodes.result_sentence import (
     acceptable_lead,
+    lead_problem,
     opened_with_result,
     plain_sentence,
     printed_result,
@@ -70,3 +71,16 @@ def test_an_answer_that_reaches_the_result_late_is_led_by_it() -> None:
 
 def test_an_explanation_of_one_sentence_is_not_an_explanation() -> None:
     assert not lead_ok("A soma dos quadrados de 1 a 100 é 338350.", explain=True)
+
+
+def test_why_a_lead_is_not_kept_is_said() -> None:
+    assert lead_problem("A soma é 338500.", "338350\n", SOURCES, "pt", explain=False) == (
+        "it does not state the printed result"
+    )
+    wrong = "A soma é 338350, e 5050 é outra coisa."
+    assert lead_problem(wrong, "338350\n", SOURCES, "pt", explain=False) == (
+        "it states 5050, which nothing printed"
+    )
+    assert lead_problem("A soma é 338350.", "338350\n", SOURCES, "pt", explain=True) == (
+        "it has 1 sentence(s)"
+    )

@@ -141,6 +141,12 @@ def script_steps(executions: Sequence[Mapping[str, Any]]) -> list[int]:
     ]
 
 
+def last_run(executions: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The run that counts for the last step ({} when none ran)."""
+    chosen = chosen_runs(executions)
+    return chosen[max(chosen)] if chosen else {}
+
+
 def solution_code(executions: Sequence[Mapping[str, Any]], step: int | None = None) -> str:
     """The code that counts for `step` (default: the last step), or '' when none ran."""
     chosen = chosen_runs(executions)

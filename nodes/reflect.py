@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from nodes.answer import (
     asks_for_explanation,
     chosen_runs,
+    last_run,
     quoted_outputs,
     quotes_outputs,
     verified,
@@ -135,8 +136,7 @@ async def reflect(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "notes": notes,
             }
         answer = corrected_arithmetic(verdict.answer.strip())
-        chosen = chosen_runs(executions)
-        last = chosen[max(chosen)] if chosen else {}
+        last = last_run(executions)
         explained = ""
         if explain:
             # Asked on its own, the brain explains; inside the reflection it wrote one line.

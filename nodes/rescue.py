@@ -32,7 +32,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
-from nodes.answer import asks_for_explanation, chosen_runs, code_answer
+from nodes.answer import asks_for_explanation, chosen_runs, code_answer, last_run
 from nodes.code_tasks import code_tasks, run_timeout
 from nodes.common import manager_for, request_text, tail
 from nodes.context import Context, context_of
@@ -98,14 +98,8 @@ async def rescue(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             request = request_text(state)
             language = detect_language(request)
             every = [*executions, *runs]
-            chosen = chosen_runs(every)
-            lead = await brain_lead(
-                chat,
-                request,
-                chosen[max(chosen)] if chosen else {},
-                language,
-                explain=asks_for_explanation(request),
-            )
+            explain = asks_for_explanation(request)
+            lead = await brain_lead(chat, request, last_run(every), language, explain=explain)
             answer = code_answer(every, language, context.max_attempts, lead)
             update["messages"] = [AIMessage(answer)]
     return update

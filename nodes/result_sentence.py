@@ -114,13 +114,6 @@ def lead_problem(
     return next((why for failed, why in problems if failed), "")
 
 
-def acceptable_lead(
-    text: str, output: str, sources: list[str], language: Language, *, explain: bool
-) -> bool:
-    """Whether the brain's lead may open the answer."""
-    return not lead_problem(text, output, sources, language, explain=explain)
-
-
 async def brain_lead(
     chat: BaseChatModel,
     request: str,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from nodes.result_sentence import (
-    acceptable_lead,
     lead_problem,
     opened_with_result,
     plain_sentence,
@@ -16,7 +15,7 @@ SOURCES = ["338350\n", REQUEST]
 
 
 def lead_ok(text: str, output: str = "338350\n", *, explain: bool = False) -> bool:
-    return acceptable_lead(text, output, [output, REQUEST], "pt", explain=explain)
+    return not lead_problem(text, output, [output, REQUEST], "pt", explain=explain)
 
 
 def test_a_sentence_that_states_the_printed_result_in_the_request_language_is_kept() -> None:
